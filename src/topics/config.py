@@ -1,0 +1,156 @@
+"""Typed, strict configuration for every stage, loaded from TOML or CLI options.
+
+Every model forbids unknown keys and declares its ranges, so a typo or an out-of-range value
+is reported with its key before anything runs. The *resolved* config (defaults filled in) is
+saved beside every output: it is the one input needed to rerun.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the canonical JSON of this config."""
+        return sha256_json(self.model_dump(mode="json"))
+
+
+def sha256_json(data: Any) -> str:
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+CorpusFormat = Literal["articles", "text", "lines", "jsonl", "csv", "octis", "sample"]
+
+
+class CorpusConfig(Strict):
+    """Where documents come from and how their fields are named."""
+
+    source: str = Field(description="path to a folder or file, or sample:lee")
+    format: CorpusFormat | None = Field(None, description="corpus format; detected when omitted")
+    text_field: str = Field("text", description="JSONL/CSV field holding the text")
+    id_field: str = Field("id", description="JSONL/CSV field holding the document id")
+    title_field: str = Field("title", description="JSONL/CSV field holding the title")
+    date_field: str = Field("date", description="JSONL/CSV field holding the date")
+    label_field: str = Field("label", description="JSONL/CSV field holding a label")
+
+
+class PreprocessConfig(Strict):
+    """Cleaning, tokenising and vocabulary filtering (topics.preprocess)."""
+
+    unicode_normalization: Literal["NFKC", "NFC", "none"] = Field("NFKC", description="Unicode normal form")
+    lowercase: bool = Field(True, description="lower-case tokens")
+    remove_urls: bool = Field(True, description="drop URLs")
+    remove_emails: bool = Field(True, description="drop e-mail addresses")
+    remove_numbers: bool = Field(True, description="drop tokens that are numbers")
+    remove_punctuation: bool = Field(True, description="drop punctuation tokens")
+    min_token_length: int = Field(3, ge=1, description="shortest token kept, in characters")
+    max_token_length: int = Field(40, ge=1, description="longest token kept, in characters")
+    stopwords: list[str] = Field(
+        default_factory=lambda: ["english"],
+        description="stopword lists: 'english' (gensim + scikit-learn), 'russian', or paths to files with one word a line",
+    )
+    lemmatize: bool = Field(True, description="lemmatise tokens with simplemma")
+    language: str = Field("en", description="simplemma language code(s), e.g. 'en' or 'en,ru'")
+    phrases: Literal["none", "bigrams", "trigrams"] = Field("bigrams", description="collocations with gensim Phrases")
+    phrase_min_count: int = Field(5, ge=1, description="Phrases min_count")
+    phrase_threshold: float = Field(10.0, gt=0, description="Phrases threshold")
+    no_below: int | None = Field(None, ge=1, description="keep words in at least this many documents (default 5; 1 for octis)")
+    no_above: float | None = Field(None, gt=0, le=1, description="keep words in at most this share of documents (default 0.5; 1.0 for octis)")
+    keep_n: int | None = Field(None, ge=1, description="keep at most this many words (default 100000; all for octis)")
+    heldout: float = Field(0.0, ge=0, lt=1, description="share of documents held out for perplexity")
+    split_seed: int = Field(0, ge=0, description="seed of the held-out split")
+
+    @field_validator("no_above")
+    @classmethod
+    def _no_above_range(cls, value: float | None) -> float | None:
+        if value is not None and not 0 < value <= 1:
+            raise ValueError("must be in (0, 1]")
+        return value
+
+
+Engine = Literal["gensim", "sklearn", "tomotopy"]
+
+
+class TrainConfig(Strict):
+    """LDA settings (topics.train). ``alpha`` and ``eta`` take a number or a gensim keyword."""
+
+    engine: Engine = Field("gensim", description="LDA engine: gensim (variational Bayes), sklearn, tomotopy (Gibbs)")
+    num_topics: int = Field(10, ge=1, description="number of topics K")
+    passes: int = Field(50, ge=1, description="passes over the corpus (gensim)")
+    iterations: int = Field(50, ge=1, description="E-step iterations per document (gensim); Gibbs iterations (tomotopy); max_iter (sklearn)")
+    chunksize: int | None = Field(None, ge=1, description="documents per update; default: the whole corpus up to 100000")
+    alpha: float | Literal["symmetric", "asymmetric", "auto"] = Field(0.1, description="document-topic prior")
+    eta: float | Literal["symmetric", "auto"] = Field(0.01, description="topic-word prior")
+    decay: float = Field(0.5, gt=0.5, le=1.0, description="gensim decay (kappa)")
+    offset: float = Field(1.0, ge=1.0, description="gensim offset (tau_0)")
+    workers: int = Field(1, ge=1, description="worker processes for one model; >1 is not reproducible")
+
+    @field_validator("alpha", "eta")
+    @classmethod
+    def _positive_prior(cls, value: Any) -> Any:
+        if isinstance(value, float) and value <= 0:
+            raise ValueError("must be > 0")
+        return value
+
+
+Measure = Literal["u_mass", "c_uci", "c_npmi", "c_v", "diversity", "irbo", "perplexity", "stability", "nmi", "ari", "accuracy"]
+
+
+class EvaluateConfig(Strict):
+    """Which scores, over which top words and reference corpus (topics.evaluate)."""
+
+    measures: list[Measure] = Field(default_factory=lambda: ["c_npmi", "u_mass"], description="measures to compute")
+    topn: int = Field(10, ge=2, description="top words per topic for coherence")
+    window: int | None = Field(None, ge=1, description="sliding window size; default per measure (10, or 110 for c_v)")
+    counting: Literal["gensim", "boolean"] = Field("gensim", description="sliding-window counting: gensim's or the textbook boolean")
+    ranking: Literal["probability", "relevance"] = Field("probability", description="top-word ranking")
+    relevance_lambda: float = Field(0.6, ge=0, le=1, description="λ of relevance ranking")
+    reference: str | None = Field(None, description="prepared corpus to score against; default: the run's own")
+
+
+def format_validation_error(origin: str, error: ValidationError, prefix: str = "") -> str:
+    """One line per problem: ``file: [section] key must ..., got ...``."""
+    lines = []
+    for problem in error.errors():
+        location = [str(part) for part in problem["loc"]]
+        key = ".".join(location) or "(top level)"
+        if prefix:
+            key = f"[{prefix}] {key}"
+        if problem["type"] == "extra_forbidden":
+            lines.append(f"{origin}: {key}: unknown key")
+            continue
+        got = problem.get("input")
+        message = problem["msg"].replace("Input should be", "must be").replace("Value error, ", "")
+        lines.append(f"{origin}: {key} {message}, got {got!r}")
+    return "\n".join(lines)
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML file; a missing file or a syntax error is a ConfigError naming the file."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML ({error})") from None
+
+
+def validate(model: type[Strict], data: dict[str, Any], origin: str, section: str = "") -> Strict:
+    """Build ``model`` from ``data`` or raise a ConfigError naming ``origin`` and each bad key."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(origin, error, section)) from None
