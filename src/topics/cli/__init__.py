@@ -1,0 +1,49 @@
+"""The `topics` command line: thin commands over the library API.
+
+This is the one place where errors become exit codes: a ``TopicsError`` is printed as one line
+(no traceback) and the process exits with code 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from ..errors import TopicsError
+
+app = typer.Typer(
+    name="topics",
+    help="Topic modelling for news collections: preprocess, train, evaluate, run experiments, compare and read topics.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+console = Console()
+error_console = Console(stderr=True)
+
+
+def reported(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a TopicsError into one message on stderr and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except TopicsError as error:
+            error_console.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@app.callback()
+def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="log progress details")) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+from . import pipeline  # noqa: E402,F401  (registers commands)
