@@ -361,12 +361,12 @@ class Run:
         """The engine's own model, loaded only after its files' hashes match the manifest (pickle runs code)."""
         model_files = [name for name in self.manifest.get("files", {}) if name.startswith("model/")]
         self.verify(model_files)
-        engine = self.manifest.get("engine", "gensim")
-        if engine == "gensim":
-            from gensim.models import LdaModel
+        from .train import NATIVE_LOADERS
 
-            return LdaModel.load(str(self.path / "model" / "lda.gensim"))
-        raise RunError(f"{self.path}: loading {engine} models is not supported")
+        engine = self.manifest.get("engine", "gensim")
+        if engine not in NATIVE_LOADERS:
+            raise RunError(f"{self.path}: loading {engine} models is not supported by this version of topics")
+        return NATIVE_LOADERS[engine](self.path / "model")
 
 
 def load_run(path: str | Path) -> Run:

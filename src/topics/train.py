@@ -145,5 +145,19 @@ def _save_gensim(lda, directory: Path) -> list[Path]:
     return sorted(set(directory.iterdir()) - before)
 
 
+def _load_gensim(directory: Path):
+    from gensim.models import LdaModel
+
+    return LdaModel.load(str(directory / "lda.gensim"))
+
+
+def infer_doc_topics(engine: str, native: Any, bow: Iterable[list[tuple[int, float]]], seed: int) -> np.ndarray:
+    """Topic distributions of new bag-of-words documents under a trained engine model."""
+    return INFERRERS[engine](native, bow, seed)
+
+
+# Tables, one row per engine: how to train, save, load and infer.
 ENGINES: dict[str, Callable] = {"gensim": _train_gensim}
 NATIVE_SAVERS: dict[str, Callable[[Any, Path], list[Path]]] = {"gensim": _save_gensim}
+NATIVE_LOADERS: dict[str, Callable[[Path], Any]] = {"gensim": _load_gensim}
+INFERRERS: dict[str, Callable[[Any, Iterable, int], np.ndarray]] = {"gensim": gensim_doc_topics}
