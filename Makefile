@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup clean
+.PHONY: demo test setup browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,15 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/topics run experiments/quickstart.toml
 
-test: setup
+# The report's test opens it in a real headless browser: Debian's chromium, installed here when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium for the report's browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing and cannot be installed here: the browser test will be skipped"; fi; }
+
+test: setup browser
 	$(BIN)/python -m pytest -n 2 -q
 
 clean:
