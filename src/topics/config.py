@@ -11,7 +11,7 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -154,3 +154,44 @@ def validate(model: type[Strict], data: dict[str, Any], origin: str, section: st
         return model.model_validate(data)
     except ValidationError as error:
         raise ConfigError(format_validation_error(origin, error, section)) from None
+
+
+# --- experiments ----------------------------------------------------------------------------------
+
+#: experiment names become a folder under the results folder: no separators, no leading dot
+EXPERIMENT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$"
+
+
+class ExperimentConfig(Strict):
+    """One experiment file: a corpus, preprocessing and model settings, evaluation and the grid.
+
+    In ``preprocess`` and ``model`` any option may be a list of values, which makes it a grid axis
+    (a list-valued option such as ``stopwords`` takes a list of lists); ``seeds`` is the seed axis.
+    The grid is the cross product of the axes. The two sections are checked key by key against
+    ``PreprocessConfig`` and ``TrainConfig`` by ``topics.experiment.expand_grid``.
+    """
+
+    name: str = Field(description="experiment name: the folder under the results folder")
+    description: str = Field("", description="free text, copied into summary.md")
+    seeds: list[Annotated[int, Field(ge=0)]] = Field(default_factory=lambda: [0], min_length=1, description="the seed axis")
+    metric: str | None = Field(None, description="metric that picks the best setting; default: the first of [evaluate] measures")
+    corpus: CorpusConfig
+    preprocess: dict[str, Any] = Field(default_factory=dict, description="PreprocessConfig options; a list is a grid axis")
+    model: dict[str, Any] = Field(default_factory=dict, description="TrainConfig options; a list is a grid axis")
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig, description="measures, top-n, reference corpus")
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        import re
+
+        if not re.match(EXPERIMENT_NAME_PATTERN, value):
+            raise ValueError("must be a plain folder name (letters, digits, '.', '_', '-'; no '/', no leading '.')")
+        return value
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("must list distinct seeds")
+        return value
