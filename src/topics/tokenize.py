@@ -1,0 +1,327 @@
+"""Token-stream steps: raw text in, a list of clean tokens out.
+
+Each step is a small pure function from a token stream to a token stream (the first one from a
+text), and a ``Pipeline`` composes the steps a ``PreprocessConfig`` asks for, in a list. The same
+``Pipeline`` runs in worker processes during ``topics.preprocess`` and again, loaded from a
+prepared corpus, on new text (``PreparedCorpus.prepare_texts``), so both see identical tokens.
+
+Decisions, briefly:
+
+* A word is a run of letters/digits with inner hyphens or apostrophes kept: ``well-known``,
+  ``o'neill``, ``covid-19`` are one token each. Underscores are not word characters, because
+  ``_`` joins collocations (``vladimir_putin``).
+* The possessive ``'s`` (also ``’s``) is dropped: ``Putin's`` -> ``putin``, so a name and its
+  possessive count as one word. ``it's`` thus becomes ``it`` (a stopword). Other contractions
+  (``don't``) stay whole; the English stopword list includes the common ones.
+* URLs and e-mail addresses are recognised before words, so that their parts do not leak into
+  the vocabulary when they are removed.
+* A number is a token made only of digits and ``.,:/%+-`` (``2009``, ``3.5``, ``10/12``);
+  ``1990s`` and ``covid-19`` are words, not numbers.
+* Stopwords are removed before lemmatising (fewer lookups) and again after it, since a lemma
+  may be a stopword (``was`` -> ``be``). Length bounds are checked after lemmatising.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from .config import PreprocessConfig
+from .errors import ConfigError, unknown_name
+
+# Bump when a change to the steps below changes their output: it is part of the fingerprint.
+PIPELINE_VERSION = 1
+
+_URL = r"(?:https?://|ftp://|www\.)[^\s<>\"'()\[\]{}]+[^\s<>\"'()\[\]{}.,;:!?]"
+_EMAIL = r"[^\W_][\w.+-]*@[^\W_][\w-]*(?:\.[\w-]+)+"
+_NUMBER = r"[+-]?\d+(?:[.,:/]\d+)*%?(?![^\W_])"
+_WORD = r"[^\W_]+(?:['’\-][^\W_]+)*"
+_OTHER = r"[^\w\s]+|_+"
+TOKEN_RE = re.compile(f"(?P<url>{_URL})|(?P<email>{_EMAIL})|{_NUMBER}|{_WORD}|{_OTHER}")
+URL_RE = re.compile(_URL)
+EMAIL_RE = re.compile(_EMAIL)
+NUMBER_RE = re.compile(r"[\d.,:/%+\-]*\d[\d.,:/%+\-]*")
+POSSESSIVE_RE = re.compile(r"['’][sS]$")
+
+Step = Callable[[Iterable[str]], Iterator[str]]
+
+
+# --- steps -----------------------------------------------------------------------------------
+
+
+def tokenize(text: str) -> Iterator[str]:
+    """Split ``text`` into URLs, e-mail addresses, numbers, words and punctuation runs.
+
+    No token contains whitespace. Possessive ``'s`` is stripped (see the module docstring).
+    """
+    for match in TOKEN_RE.finditer(text):
+        token = match.group()
+        if match.lastgroup is None and POSSESSIVE_RE.search(token) and len(token) > 2:
+            token = token[:-2]
+        yield token
+
+
+def lowercase(tokens: Iterable[str]) -> Iterator[str]:
+    for token in tokens:
+        yield token.lower()
+
+
+def drop_urls(tokens: Iterable[str]) -> Iterator[str]:
+    return (token for token in tokens if not URL_RE.fullmatch(token))
+
+
+def drop_emails(tokens: Iterable[str]) -> Iterator[str]:
+    return (token for token in tokens if "@" not in token or not EMAIL_RE.fullmatch(token))
+
+
+def drop_numbers(tokens: Iterable[str]) -> Iterator[str]:
+    return (token for token in tokens if not NUMBER_RE.fullmatch(token))
+
+
+def drop_punctuation(tokens: Iterable[str]) -> Iterator[str]:
+    """Drop tokens with no letter or digit (``--``, ``...``, ``_``)."""
+    return (token for token in tokens if any(char.isalnum() for char in token))
+
+
+def length_between(shortest: int, longest: int) -> Step:
+    def keep_length(tokens: Iterable[str]) -> Iterator[str]:
+        return (token for token in tokens if shortest <= len(token) <= longest)
+
+    return keep_length
+
+
+def drop_words(words: frozenset[str]) -> Step:
+    def drop_stopwords(tokens: Iterable[str]) -> Iterator[str]:
+        return (token for token in tokens if token not in words)
+
+    return drop_stopwords
+
+
+def lemmatizer(language: tuple[str, ...], lower: bool) -> Step:
+    """Replace each token by its simplemma lemma, cached per distinct token in this process."""
+    import simplemma
+
+    cache: dict[str, str] = {}
+
+    def lemma_of(token: str) -> str:
+        lemma = simplemma.lemmatize(token, lang=language)
+        if lower:
+            lemma = lemma.lower()
+        # A lemma must stay one token: never empty, never with whitespace.
+        if not lemma or any(char.isspace() for char in lemma):
+            return token
+        return lemma
+
+    def lemmatize(tokens: Iterable[str]) -> Iterator[str]:
+        for token in tokens:
+            lemma = cache.get(token)
+            if lemma is None:
+                lemma = cache[token] = lemma_of(token)
+            yield lemma
+
+    return lemmatize
+
+
+# --- stopwords -------------------------------------------------------------------------------
+
+_EN_CONTRACTIONS = [f"{base}n't" for base in (
+    "do", "does", "did", "is", "are", "was", "were", "have", "has", "had", "can", "could", "would",
+    "should", "wo", "ca", "must", "need", "might", "ai", "sha", "may")] + [
+    f"{pronoun}{suffix}"
+    for pronoun in ("i", "you", "we", "they", "he", "she", "it", "that", "there", "what", "who", "let", "here")
+    for suffix in ("'re", "'ve", "'ll", "'d", "'m")
+]
+
+
+@lru_cache(maxsize=None)
+def english_stopwords() -> frozenset[str]:
+    """gensim's STOPWORDS and scikit-learn's ENGLISH_STOP_WORDS together, plus common contractions."""
+    from gensim.parsing.preprocessing import STOPWORDS
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(STOPWORDS) | frozenset(ENGLISH_STOP_WORDS) | frozenset(_EN_CONTRACTIONS)
+
+
+@lru_cache(maxsize=None)
+def russian_stopwords() -> frozenset[str]:
+    """The list shipped as package data (``topics/data/stopwords-ru.txt``, NLTK's list extended)."""
+    text = resources.files("topics").joinpath("data/stopwords-ru.txt").read_text(encoding="utf-8")
+    return frozenset(_words_of(text))
+
+
+STOPWORD_LISTS: dict[str, Callable[[], frozenset[str]]] = {
+    "english": english_stopwords,
+    "russian": russian_stopwords,
+}
+
+
+def _words_of(text: str) -> Iterator[str]:
+    for line in text.splitlines():
+        word = line.strip()
+        if word and not word.startswith("#"):
+            yield word
+
+
+def load_stopwords(names: Iterable[str], lower: bool = True) -> frozenset[str]:
+    """Union of named lists and files (one word a line, ``#`` starts a comment line)."""
+    words: set[str] = set()
+    for name in names:
+        if name in STOPWORD_LISTS:
+            words |= STOPWORD_LISTS[name]()
+            continue
+        path = Path(name)
+        if not path.is_file():
+            valid = list(STOPWORD_LISTS) + ["a path to a file"]
+            raise ConfigError(f"[preprocess] stopwords: {unknown_name('stopword list', name, valid)}")
+        try:
+            words |= set(_words_of(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path}: stopword file cannot be read as UTF-8 text ({error})") from None
+    return frozenset(word.lower() for word in words) if lower else frozenset(words)
+
+
+def languages(config: PreprocessConfig) -> tuple[str, ...]:
+    return tuple(code.strip() for code in config.language.split(",") if code.strip())
+
+
+# --- the pipeline ----------------------------------------------------------------------------
+
+
+class Pipeline:
+    """The configured steps, applied in order: ``pipeline(text) -> list[str]``.
+
+    Picklable (it is rebuilt from the config in each worker process).
+    """
+
+    def __init__(self, config: PreprocessConfig, stopwords: frozenset[str] | None = None):
+        self.config = config
+        self.stopwords = load_stopwords(config.stopwords, config.lowercase) if stopwords is None else stopwords
+        self.steps = build_steps(config, self.stopwords)
+
+    def __reduce__(self):
+        return (Pipeline, (self.config, self.stopwords))
+
+    def __call__(self, text: str) -> list[str]:
+        if self.config.unicode_normalization != "none":
+            text = unicodedata.normalize(self.config.unicode_normalization, text)
+        tokens: Iterable[str] = tokenize(text)
+        for step in self.steps:
+            tokens = step(tokens)
+        return list(tokens)
+
+
+def build_steps(config: PreprocessConfig, stopwords: frozenset[str]) -> list[Step]:
+    """The token-stream steps after tokenising, in order, as ``config`` asks."""
+    steps: list[Step] = []
+    if config.remove_urls:
+        steps.append(drop_urls)
+    if config.remove_emails:
+        steps.append(drop_emails)
+    if config.remove_numbers:
+        steps.append(drop_numbers)
+    if config.remove_punctuation:
+        steps.append(drop_punctuation)
+    if config.lowercase:
+        steps.append(lowercase)
+    if stopwords:
+        steps.append(drop_words(stopwords))
+    if config.lemmatize:
+        codes = languages(config)
+        _check_languages(codes)
+        steps.append(lemmatizer(codes, config.lowercase))
+        if stopwords:
+            steps.append(drop_words(stopwords))
+    steps.append(length_between(config.min_token_length, config.max_token_length))
+    return steps
+
+
+def _check_languages(codes: tuple[str, ...]) -> None:
+    import simplemma
+
+    if not codes:
+        raise ConfigError("[preprocess] language must name at least one simplemma language code, got ''")
+    for code in codes:
+        try:
+            simplemma.lemmatize("test", lang=code)
+        except ValueError:
+            raise ConfigError(
+                f"[preprocess] language: {code!r} is not a language simplemma supports (e.g. 'en', 'ru', 'de')"
+            ) from None
+
+
+# --- collocations ----------------------------------------------------------------------------
+#
+# gensim's Phrases counts unigrams and bigrams in one Python loop in one process. We count the
+# same things the same way (``count_phrase_vocab`` mirrors ``Phrases._learn_vocab``) per chunk of
+# documents in worker processes, merge the counts, and hand them to a ``Phrases`` object, so the
+# scores and the phrases found are gensim's own (default ``original_scorer``, Mikolov et al.
+# 2013). Unlike gensim we never prune the vocabulary; results are identical while the corpus has
+# fewer than ``max_vocab_size`` (40 million) unigram and bigram types.
+
+PHRASE_DELIMITER = "_"
+# gensim's default: no connector words. Stopwords (including English connectors) are removed
+# before phrases are learnt, so connectors would rarely matter here.
+CONNECTOR_WORDS: frozenset[str] = frozenset()
+
+
+def count_phrase_vocab(sentences: Iterable[list[str]], vocab: dict[str, int] | None = None) -> tuple[dict[str, int], int]:
+    """Unigram and bigram counts, exactly as ``gensim.models.phrases.Phrases._learn_vocab``; one pass."""
+    vocab = {} if vocab is None else vocab
+    total_words = 0
+    get = vocab.get
+    for sentence in sentences:
+        start_token, in_between = None, []
+        for word in sentence:
+            if word not in CONNECTOR_WORDS:
+                vocab[word] = get(word, 0) + 1
+                if start_token is not None:
+                    phrase = PHRASE_DELIMITER.join([start_token, *in_between, word])
+                    vocab[phrase] = get(phrase, 0) + 1
+                start_token, in_between = word, []
+            elif start_token is not None:
+                in_between.append(word)
+            total_words += 1
+    return vocab, total_words
+
+
+def phrases_from_counts(vocab: dict[str, int], total_words: int, min_count: int, threshold: float):
+    """A frozen gensim phrase model from merged ``count_phrase_vocab`` counts."""
+    from gensim.models.phrases import Phrases
+
+    model = Phrases(
+        min_count=min_count, threshold=threshold, delimiter=PHRASE_DELIMITER, connector_words=CONNECTOR_WORDS
+    )
+    model.vocab = vocab
+    model.corpus_word_count = total_words
+    model.min_reduce = 1
+    return model.freeze()
+
+
+def export_phrase_layer(frozen) -> dict:
+    """A pickle-free (JSON) description of a ``FrozenPhrases``: enough to apply it to new text."""
+    return {
+        "scoring": "default",
+        "threshold": frozen.threshold,
+        "min_count": frozen.min_count,
+        "delimiter": frozen.delimiter,
+        "connector_words": sorted(frozen.connector_words),
+        "phrasegrams": {phrase: float(score) for phrase, score in sorted(frozen.phrasegrams.items())},
+    }
+
+
+def import_phrase_layer(layer: dict):
+    """The ``FrozenPhrases`` that ``export_phrase_layer`` described (gensim's own class, no refitting)."""
+    from gensim.models.phrases import FrozenPhrases, original_scorer
+
+    frozen = FrozenPhrases.__new__(FrozenPhrases)
+    frozen.threshold = layer["threshold"]
+    frozen.min_count = layer["min_count"]
+    frozen.delimiter = layer["delimiter"]
+    frozen.scoring = original_scorer
+    frozen.connector_words = frozenset(layer["connector_words"])
+    frozen.phrasegrams = dict(layer["phrasegrams"])
+    return frozen
