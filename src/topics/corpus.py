@@ -111,7 +111,7 @@ def decode(data: bytes) -> tuple[str | None, str]:
         pass
     encoding = guess_encoding(data)
     if encoding is None:
-        return None, f"{NOT_DECODABLE}, encoding cannot be told"
+        return None, NOT_DECODABLE
     return normalize_newlines(data.decode(encoding)), ""
 
 
@@ -137,7 +137,7 @@ def read_lines(path: Path, warnings: Counter) -> Iterator[tuple[int, str | None,
                 if fallback is not None:
                     log.warning("%s:%d: not UTF-8; reading the file's other non-UTF-8 lines as %s", path, number, fallback)
             if fallback is None:
-                yield number, None, f"{NOT_DECODABLE}, encoding cannot be told"
+                yield number, None, NOT_DECODABLE
             else:
                 warnings[f"line decoded as {fallback}"] += 1
                 yield number, normalize_newlines(raw.decode(fallback, errors="replace")), ""
@@ -476,10 +476,13 @@ FILE_FORMATS = ("lines", "jsonl", "csv")
 
 def _looks_like_article(file: Path) -> bool:
     """Whether a file starts with ``# Title`` and then has a date line or ends with ``Original url:``."""
-    with file.open("rb") as handle:
-        head = handle.read(4096)
-        handle.seek(max(0, file.stat().st_size - 4096))
-        tail = handle.read()
+    try:
+        with file.open("rb") as handle:
+            head = handle.read(4096)
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - 4096))
+            tail = handle.read()
+    except OSError:
+        return False  # reading it again will skip it with the reason
     lines = [line.strip() for line in head.decode("utf-8", errors="replace").splitlines() if line.strip()]
     if not lines or not lines[0].startswith("# "):
         return False
