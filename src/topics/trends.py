@@ -92,7 +92,7 @@ def topic_trends(run: Run, period: str = "month") -> Trends:
             "trends need a corpus with dates (the articles format's date line, a date field in JSONL/CSV)"
         )
     if undated:
-        log.warning("%s: %d documents without a date are left out of the trend", run.path, undated)
+        log.info("%s: %d documents without a date are left out of the trend", run.path, undated)
     num_topics = run.model.num_topics
     columns = [f"topic_{k}" for k in range(num_topics)]
     shares = pd.DataFrame(run.model.doc_topics[dated], columns=columns)

@@ -47,3 +47,4 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="log progre
 
 
 from . import pipeline  # noqa: E402,F401  (registers commands)
+from . import reading  # noqa: E402,F401  (registers commands)

@@ -21,8 +21,10 @@ def topics_table(
     topic_metrics: dict[str, np.ndarray] | None = None,
     labels: dict[int, str] | None = None,
     title: str | None = None,
+    weights: bool = False,
 ) -> Table:
-    """One row per topic: id, top words, share of the corpus, and per-topic scores."""
+    """One row per topic: id, top words (with their weights when ``weights``), share of the corpus,
+    and per-topic scores."""
     table = Table(title=title, show_lines=False)
     table.add_column("topic", justify="right")
     if labels:
@@ -33,10 +35,14 @@ def topics_table(
     for measure in measures:
         table.add_column(measure, justify="right")
     share = model.doc_topics.mean(axis=0) if len(model.doc_topics) else np.zeros(model.num_topics)
-    for k, top in enumerate(model.top_words(words)):
+    for k, ids in enumerate(model.top_word_ids(words)):
         row = [str(k)]
         if labels:
             row.append(labels.get(k, ""))
+        if weights:
+            top = [f"{model.vocabulary[i]} [dim]{model.topic_word[k, i]:.3f}[/]" for i in ids]
+        else:
+            top = [model.vocabulary[i] for i in ids]
         row += [" ".join(top), f"{share[k]:.1%}"]
         row += [f"{topic_metrics[m][k]:.3f}" for m in measures]
         table.add_row(*row)
