@@ -1,0 +1,147 @@
+"""The CLI end to end through Typer's runner: preprocess -> train -> evaluate, and every error a user can cause."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from topics.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def lee_prepared(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "lee"
+    result = invoke("preprocess", "sample:lee", "--out", out, "--processes", "1")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def lee_run(lee_prepared, tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("runs") / "lee-k5"
+    result = invoke("train", lee_prepared, "--out", run_dir, "-k", 5, "--seed", 1, "--passes", 5)
+    assert result.exit_code == 0, result.output
+    return run_dir
+
+
+def test_preprocess_writes_a_prepared_corpus_and_reuses_it(lee_prepared):
+    documents = pd.read_csv(lee_prepared / "documents.csv")
+    assert len(documents) == 300
+    report = json.loads((lee_prepared / "report.json").read_text())
+    assert report["documents_read"] == 300
+    again = invoke("preprocess", "sample:lee", "--out", lee_prepared, "--processes", "1")
+    assert again.exit_code == 0
+    assert "reused" in again.output
+
+
+def test_train_writes_a_complete_run(lee_run):
+    for name in ("config.toml", "manifest.json", "topics.csv", "doc_topics.csv", "log.txt", "model/topic_word.npy"):
+        assert (lee_run / name).exists(), name
+    topics = pd.read_csv(lee_run / "topics.csv")
+    assert list(topics.columns) == ["topic", "rank", "word", "weight"]
+    assert sorted(topics.topic.unique()) == [0, 1, 2, 3, 4]
+    assert (topics.groupby("topic").size() == 20).all()
+    doc_topics = pd.read_csv(lee_run / "doc_topics.csv")
+    assert doc_topics.shape == (300, 6)
+    manifest = json.loads((lee_run / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["reproducible"] is True
+    assert {"python", "gensim", "scikit-learn", "numpy"} <= set(manifest["versions"])
+    assert "model/lda.gensim" in manifest["files"]
+
+
+def test_evaluate_writes_metrics(lee_run):
+    result = invoke("evaluate", lee_run)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((lee_run / "metrics.json").read_text())
+    assert set(metrics) >= {"c_npmi", "u_mass"}
+    assert -1 <= metrics["c_npmi"] <= 1 and metrics["u_mass"] < 0
+    table = pd.read_csv(lee_run / "topic_metrics.csv")
+    assert list(table.columns) == ["topic", "c_npmi", "u_mass"]
+    assert len(table) == 5
+    assert table.c_npmi.mean() == pytest.approx(metrics["c_npmi"])
+    # a second call with another measure keeps the first ones
+    assert invoke("evaluate", lee_run, "--measure", "diversity").exit_code == 0
+    metrics = json.loads((lee_run / "metrics.json").read_text())
+    assert {"c_npmi", "u_mass", "diversity"} <= set(metrics)
+
+
+def assert_clean_error(result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in result.output, result.output
+
+
+def test_missing_path(tmp_path):
+    assert_clean_error(invoke("preprocess", tmp_path / "nowhere", "--out", tmp_path / "p"), "nowhere")
+    assert not (tmp_path / "p").exists()
+
+
+def test_unknown_format(tmp_path):
+    assert_clean_error(invoke("preprocess", "sample:lee", "--format", "docx", "--out", tmp_path / "p"), "format")
+
+
+def test_num_topics_below_one(lee_prepared, tmp_path):
+    assert_clean_error(invoke("train", lee_prepared, "--out", tmp_path / "r", "-k", 0), "num_topics")
+    assert not (tmp_path / "r").exists()
+
+
+def test_unknown_measure(lee_run):
+    assert_clean_error(invoke("evaluate", lee_run, "--measure", "cv"), "unknown measure 'cv'", "c_v")
+
+
+def test_empty_corpus_after_filtering(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"{i}.txt").write_text(f"unique{i}word appears once here only{i}", encoding="utf-8")
+    result = invoke("preprocess", folder, "--out", tmp_path / "p", "--no-below", 2, "--processes", "1")
+    assert_clean_error(result, "no_below")
+    assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_output(lee_prepared, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    assert_clean_error(invoke("train", lee_prepared, "--out", locked / "run", "-k", 3), str(locked))
+
+
+def test_output_under_a_file_is_an_error(lee_prepared, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert_clean_error(invoke("train", lee_prepared, "--out", blocker / "run", "-k", 3, "--passes", 1), str(blocker))
+
+
+def test_incompatible_prepared_corpus(lee_prepared, tmp_path):
+    copy = tmp_path / "old"
+    shutil.copytree(lee_prepared, copy)
+    meta = json.loads((copy / "prepared.json").read_text())
+    meta["format_version"] = 0
+    (copy / "prepared.json").write_text(json.dumps(meta))
+    assert_clean_error(invoke("train", copy, "--out", tmp_path / "r", "-k", 3), str(copy), "topics preprocess")
+
+
+def test_not_a_run_folder(tmp_path):
+    assert_clean_error(invoke("evaluate", tmp_path), str(tmp_path))
+
+
+def test_python_dash_m_works():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "topics", "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "preprocess" in out.stdout
