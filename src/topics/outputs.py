@@ -37,6 +37,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def _readable(path: Path) -> None:
+    """Give a written file the usual permissions (temporary files are created owner-only)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def write_run_outputs(run_dir: Path, files: dict[str, str | bytes]) -> list[Path]:
     """Atomically write ``files`` (name -> text or bytes) into a complete run and refresh its manifest."""
     from .runs import load_run
@@ -52,6 +59,7 @@ def write_run_outputs(run_dir: Path, files: dict[str, str | bytes]) -> list[Path
             atomic_write_bytes(path, content)
         else:
             atomic_write_text(path, content)
+        _readable(path)
         written.append(path)
     write_manifest(run_dir, {k: v for k, v in manifest.items() if k != "files"})
     refreshed = json.loads((run_dir / MANIFEST).read_text(encoding="utf-8"))
@@ -67,4 +75,5 @@ def write_file(path: Path, content: str | bytes) -> Path:
         atomic_write_bytes(Path(path), content)
     else:
         atomic_write_text(Path(path), content)
+    _readable(Path(path))
     return Path(path)

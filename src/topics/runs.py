@@ -368,6 +368,24 @@ class Run:
             raise RunError(f"{self.path}: loading {engine} models is not supported by this version of topics")
         return NATIVE_LOADERS[engine](self.path / "model")
 
+    def trends(self, period: str = "month"):
+        """Topic prevalence per week, month or year (``topics.trends.topic_trends``)."""
+        from .trends import topic_trends
+
+        return topic_trends(self, period)
+
+    def representative_documents(self, topic: int, n: int = 5) -> pd.DataFrame:
+        """The ``n`` documents with the highest share of ``topic`` (``topics.inference``)."""
+        from .inference import representative_documents
+
+        return representative_documents(self, topic, n)
+
+    def infer(self, texts) -> pd.DataFrame:
+        """Topic distributions of new texts through the run's own preprocessing (``topics.inference``)."""
+        from .inference import infer_texts
+
+        return infer_texts(self, texts)
+
 
 def load_run(path: str | Path) -> Run:
     """Open a complete run folder; an incomplete or foreign folder is a RunError."""

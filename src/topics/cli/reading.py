@@ -142,10 +142,13 @@ def report(
     ldavis: Annotated[bool, typer.Option("--ldavis", help="for a run: also write ldavis.html, an offline pyLDAvis page")] = False,
 ) -> None:
     """A self-contained HTML report (report.html) that opens offline in a browser."""
-    from ..report import write_ldavis, write_report
+    from ..errors import RunError
+    from ..report import is_run_folder, write_ldavis, write_report
     from ..trends import check_period
 
     check_period(period)
+    if ldavis and not is_run_folder(folder):
+        raise RunError(f"{folder}: --ldavis exports one run; give a run folder (results/<experiment>/runs/<run-id>)")
     path = write_report(folder, run_id=run, metric=metric, period=period, words=words, docs=docs)
     console.print(f"report -> {path}")
     if ldavis:
