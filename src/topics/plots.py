@@ -1,0 +1,81 @@
+"""Experiment plots (matplotlib, PNG): coherence, diversity and perplexity against K.
+
+Each point is the mean over seeds with an error bar of one standard deviation; a line per
+coherence measure (and per setting of the other grid parameters, when there are any).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+COHERENCE = ("c_npmi", "c_v", "c_uci", "u_mass")
+
+
+def _save(figure, path: Path) -> None:
+    """Write a PNG through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        figure.savefig(tmp, dpi=110, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _lines(ax, table: pd.DataFrame, measures: Sequence[str], others: Sequence[str]) -> bool:
+    drawn = False
+    groups = table.groupby(list(others), dropna=False, sort=True) if others else [((), table)]
+    for key, group in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        setting = ", ".join(f"{k}={v}" for k, v in zip(others, key))
+        for measure in measures:
+            if measure not in group.columns or group[measure].isna().all():
+                continue
+            stats = group.groupby("num_topics")[measure].agg(["mean", "std", "count"]).sort_index()
+            label = measure if not setting else f"{measure} ({setting})"
+            ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=3, label=label)
+            drawn = True
+    return drawn
+
+
+def write_plots(table: pd.DataFrame, folder: Path, axes: Sequence[str], measures: Sequence[str]) -> list[Path]:
+    """``coherence_vs_k.png``, ``diversity_vs_k.png`` and ``perplexity_vs_k.png`` (when measured) in ``folder``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = table[table["status"] == "complete"] if "status" in table.columns else table
+    if done.empty or "num_topics" not in done.columns:
+        return []
+    others = [a for a in axes if a not in ("num_topics", "seed") and a in done.columns and done[a].nunique() > 1]
+    plots = {
+        "coherence_vs_k.png": ([m for m in COHERENCE if m in measures], "coherence"),
+        "diversity_vs_k.png": (["diversity"], "topic diversity (top 25 words)"),
+        "perplexity_vs_k.png": (["perplexity"], "held-out perplexity"),
+    }
+    written = []
+    for name, (plot_measures, ylabel) in plots.items():
+        figure, ax = plt.subplots(figsize=(6.4, 4.2))
+        try:
+            if not _lines(ax, done, plot_measures, others):
+                continue
+            ax.set_xlabel("number of topics K")
+            ax.set_ylabel(ylabel)
+            ax.set_title(f"{ylabel} vs K (mean ± sd over seeds)")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize="small")
+            _save(figure, folder / name)
+            written.append(folder / name)
+        finally:
+            plt.close(figure)
+    return written
