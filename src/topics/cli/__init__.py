@@ -43,8 +43,11 @@ def reported(command: Callable[..., Any]) -> Callable[..., Any]:
 
 @app.callback()
 def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="log progress details")) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Without --verbose only errors are logged: commands print their own summary of warnings
+    # (skipped documents, missing fields), and repeating them as log lines would be noise.
+    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
 
 
 from . import pipeline  # noqa: E402,F401  (registers commands)
 from . import reading  # noqa: E402,F401  (registers commands)
+from . import experiment  # noqa: E402,F401  (registers commands)
