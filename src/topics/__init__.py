@@ -28,6 +28,8 @@ _EXPORTS = {
     "load_run": "runs",
     "evaluate": "evaluate",
     "evaluate_runs": "evaluate",
+    "run_experiment": "experiment",
+    "load_experiment": "experiment",
     "CorpusConfig": "config",
     "PreprocessConfig": "config",
     "TrainConfig": "config",

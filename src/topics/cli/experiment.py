@@ -1,0 +1,171 @@
+"""`topics run` and `topics compare`."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from . import app, console, reported
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..experiment import ExperimentProgress
+
+
+class Format(str, Enum):
+    table = "table"
+    csv = "csv"
+    markdown = "markdown"
+
+
+@contextlib.contextmanager
+def _progress_display() -> Iterator:
+    """A rich display of the runs: done, running and failed, elapsed time and ETA; yields the callback."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("running {task.fields[running]}, [red]failed {task.fields[failed]}[/]"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("starting", total=None, running=0, failed=0)
+
+        def update(snapshot: ExperimentProgress) -> None:
+            total = snapshot.total if snapshot.phase == "training" else None
+            progress.update(
+                task,
+                description=snapshot.phase,
+                total=total,
+                completed=snapshot.done if snapshot.phase == "training" else 0,
+                running=snapshot.running,
+                failed=snapshot.failed,
+            )
+
+        yield update
+
+
+@app.command("run")
+@reported
+def run_command(
+    experiment: Annotated[Path, typer.Argument(help="experiment TOML file (see experiments/)")],
+    results: Annotated[Path, typer.Option("--results", help="results folder; the experiment goes into RESULTS/<name>")] = Path("results"),
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="runs trained at once (default: the cores)")] = None,
+    executor: Annotated[str, typer.Option(help="local (joblib processes) or dask")] = "local",
+    scheduler: Annotated[Optional[str], typer.Option(help="address of a running Dask scheduler; with --executor dask and none, a LocalCluster starts")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list the runs and what is already done; run nothing")] = False,
+    force: Annotated[bool, typer.Option("--force", help="redo every run, complete ones too")] = False,
+) -> None:
+    """Run (or resume) every run of an experiment's grid, score them, and write runs.csv, plots and summary.md."""
+    from ..experiment import run_experiment
+
+    if dry_run:
+        result = run_experiment(experiment, results, jobs=jobs, executor=executor, scheduler=scheduler, dry_run=True)
+        _print_plan(result)
+        return
+    with _progress_display() as update:
+        result = run_experiment(experiment, results, jobs=jobs, executor=executor, scheduler=scheduler, force=force, progress=update)
+    console.print(
+        f"{result.config.name}: {len(result.plan)} runs; skipped {result.skipped} complete, "
+        f"trained {result.trained} (redone failed: {result.redone_failed}), failed {result.failed} "
+        f"in {result.wall_seconds:.1f} s -> {result.path}"
+    )
+    for outcome in result.outcomes:
+        if outcome.status != "complete":
+            console.print(f"[red]failed[/] {outcome.run_id}: {outcome.error}", highlight=False)
+    summary = result.path / "summary.md"
+    if summary.is_file():
+        verdict = next((line for line in summary.read_text(encoding="utf-8").splitlines() if line.startswith("best:")), "")
+        if verdict:
+            console.print(verdict, highlight=False)
+    console.print(f"table: {result.path / 'runs.csv'}; summary: {summary}; plots: {result.path / 'plots'}")
+
+
+def _print_plan(result) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{result.config.name}: {len(result.plan)} runs -> {result.path}")
+    table.add_column("run")
+    table.add_column("status")
+    for planned in result.plan:
+        colour = {"complete": "green", "failed": "red", "unscored": "yellow"}.get(planned.status, "white")
+        table.add_row(planned.spec.run_id, f"[{colour}]{planned.status}[/]")
+    console.print(table)
+    counts: dict[str, int] = {}
+    for planned in result.plan:
+        counts[planned.status] = counts.get(planned.status, 0) + 1
+    console.print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+
+
+def _print_frame(frame: pd.DataFrame, output: Format, title: str | None = None) -> None:
+    from ..compare import format_number, to_markdown
+
+    if output is Format.csv:
+        console.out(frame.to_csv(index=False), end="", highlight=False)
+    elif output is Format.markdown:
+        console.out(to_markdown(frame), end="", highlight=False)
+    else:
+        from rich.table import Table
+
+        table = Table(title=title)
+        for column in frame.columns:
+            table.add_column(str(column), justify="right" if frame[column].dtype.kind in "if" else "left")
+        for row in frame.itertuples(index=False):
+            table.add_row(*(format_number(value) for value in row))
+        console.print(table)
+
+
+def _compact(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """For the terminal: the metric as 'mean ± sd' and '[low, high]', other metrics' means shortened."""
+    from ..compare import format_number
+
+    compact = frame.drop(columns=[f"{metric}_mean", f"{metric}_std", f"{metric}_ci_low", f"{metric}_ci_high"])
+    position = list(compact.columns).index("seeds") + 1
+    compact.insert(position, f"{metric} mean ± sd", [
+        f"{format_number(m)} ± {format_number(s)}" for m, s in zip(frame[f"{metric}_mean"], frame[f"{metric}_std"])
+    ])
+    compact.insert(position + 1, "95% CI", [
+        f"[{format_number(lo)}, {format_number(hi)}]" for lo, hi in zip(frame[f"{metric}_ci_low"], frame[f"{metric}_ci_high"])
+    ])
+    return compact.rename(columns={c: c.removesuffix("_mean") for c in compact.columns if c.endswith("_mean")})
+
+
+@app.command("compare")
+@reported
+def compare_command(
+    paths: Annotated[list[Path], typer.Argument(help="experiment results folders (results/<name>), or exactly two run folders")],
+    metric: Annotated[Optional[str], typer.Option(help="metric that orders the settings (default: the first recorded)")] = None,
+    by: Annotated[Optional[list[str]], typer.Option("--by", help="group by this parameter; repeat for several (default: every grid parameter)")] = None,
+    output: Annotated[Format, typer.Option("--format", help="table, csv or markdown")] = Format.table,
+    topn: Annotated[int, typer.Option(help="top words shown per topic (comparing two runs)")] = 10,
+) -> None:
+    """Compare experiments' settings over seeds (mean, sd, 95% CI, test of the best), or two runs' topics."""
+    from ..compare import compare_experiments, compare_runs
+    from ..errors import RunError
+
+    are_runs = [(path / "manifest.json").is_file() for path in paths]
+    if any(are_runs):
+        if not all(are_runs) or len(paths) != 2:
+            raise RunError("compare takes experiment results folders, or exactly two run folders; got " + ", ".join(map(str, paths)))
+        match = compare_runs(paths[0], paths[1], topn=topn)
+        _print_frame(match.matched, output, title=f"{paths[0].name} vs {paths[1].name}: topics matched one to one")
+        for name, unmatched in ((paths[0].name, match.unmatched_a), (paths[1].name, match.unmatched_b)):
+            if len(unmatched):
+                _print_frame(unmatched, output, title=f"unmatched topics of {name}")
+        return
+    comparison = compare_experiments(paths, metric, by)
+    frame = comparison.table if output is not Format.table else _compact(comparison.table, comparison.metric)
+    _print_frame(frame, output, title=f"by {comparison.metric}, over seeds (mean, sd, 95% CI)")
+    if output is Format.table:
+        console.print(comparison.verdict(), highlight=False)
