@@ -79,72 +79,64 @@ class WindowCounts:
     ends: np.ndarray
     ptr: np.ndarray
     occurrences: np.ndarray = field(init=False)
-    _pair_cache: dict[tuple[int, int], int] = field(default_factory=dict, repr=False)
+    _cache: dict[bytes, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
-        lengths = self.ends - self.starts
-        self._cumlen = np.concatenate(([0], np.cumsum(lengths)))
-        self.occurrences = self._cumlen[self.ptr[1:]] - self._cumlen[self.ptr[:-1]]
-        # Keys sort the intervals of all words in one array: word-major, then start.
-        self._keys = np.repeat(np.arange(len(self.ptr) - 1, dtype=np.int64), np.diff(self.ptr)) * (
-            self.num_windows + 1
-        ) + self.starts
+        cumlen = np.concatenate(([0], np.cumsum(self.ends - self.starts)))
+        self.occurrences = cumlen[self.ptr[1:]] - cumlen[self.ptr[:-1]]
 
-    def cooccurrences(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-        """Number of windows containing both words, for each pair ``(first[k], second[k])``."""
-        first = np.asarray(first, dtype=np.int64)
-        second = np.asarray(second, dtype=np.int64)
-        low, high = np.minimum(first, second), np.maximum(first, second)
-        result = np.empty(len(low), dtype=np.int64)
-        todo = []
-        for k, pair in enumerate(zip(low.tolist(), high.tolist())):
-            cached = self._pair_cache.get(pair)
-            if cached is None:
-                todo.append(k)
-            else:
-                result[k] = cached
-        if todo:
-            todo = np.asarray(todo)
-            pairs = np.unique(np.stack([low[todo], high[todo]], axis=1), axis=0)
-            values = self._intersections(pairs[:, 0], pairs[:, 1])
-            self._pair_cache.update(zip(map(tuple, pairs.tolist()), values.tolist()))
-            result[todo] = [self._pair_cache[(a, b)] for a, b in zip(low[todo].tolist(), high[todo].tolist())]
+    def cooccurrence_matrix(self, words: np.ndarray) -> np.ndarray:
+        """Windows containing both ``words[i]`` and ``words[j]`` (diagonal: containing the word), for distinct word rows."""
+        words = np.asarray(words, dtype=np.int64)
+        key = words.tobytes()
+        if key not in self._cache:
+            self._cache[key] = self._matrix(words)
+        return self._cache[key]
+
+    def _matrix(self, words: np.ndarray) -> np.ndarray:
+        n = len(words)
+        if n <= _MAX_BITS:
+            return self._small_matrix(words)
+        # Too many words for one bit code: fill the matrix block by block of word groups.
+        result = np.zeros((n, n), dtype=np.int64)
+        groups = [np.arange(i, min(i + _MAX_BITS // 2, n)) for i in range(0, n, _MAX_BITS // 2)]
+        for gi, first in enumerate(groups):
+            for second in groups[gi:]:
+                both = np.concatenate((first, second)) if second is not first else first
+                block = self._small_matrix(words[both])
+                result[np.ix_(both, both)] = block
         return result
 
-    def _intersections(self, a: np.ndarray, b: np.ndarray, chunk: int = 4_000_000) -> np.ndarray:
-        """Total length of the intersection of the interval sets of words a[k] and b[k]."""
-        sizes = np.diff(self.ptr)
-        # Walk the intervals of the word with fewer of them, look the other one up.
-        swap = sizes[a] > sizes[b]
-        query, target = np.where(swap, b, a), np.where(swap, a, b)
-        nq = sizes[query]
-        out = np.zeros(len(a), dtype=np.int64)
-        # Chunk pairs so that the expanded query arrays stay bounded in memory.
-        bounds = np.searchsorted(np.cumsum(nq), np.arange(chunk, nq.sum() + chunk, chunk), side="right")
-        lo = 0
-        for hi in np.unique(np.concatenate((bounds, [len(a)]))):
-            if hi <= lo:
-                continue
-            sl = slice(lo, hi)
-            counts = nq[sl]
-            pair_of = np.repeat(np.arange(hi - lo), counts)
-            offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-            rows = np.repeat(self.ptr[query[sl]], counts) + offsets
-            tgt = target[sl][pair_of]
-            covered = self._covered_before(tgt, self.ends[rows]) - self._covered_before(tgt, self.starts[rows])
-            out[sl] = np.bincount(pair_of, weights=covered, minlength=hi - lo).astype(np.int64)
-            lo = hi
-        return out
+    def _small_matrix(self, words: np.ndarray) -> np.ndarray:
+        """Co-occurrence matrix of at most ``_MAX_BITS`` distinct words by a sweep over interval boundaries.
 
-    def _covered_before(self, word: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """Number of windows before ``x`` (exclusive) that contain ``word``."""
-        key = word * (self.num_windows + 1) + x
-        idx = np.searchsorted(self._keys, key, side="right") - 1
-        first = self.ptr[word]
-        valid = idx >= first
-        idx = np.where(valid, idx, first)  # placeholder row, masked out below
-        before = self._cumlen[idx] - self._cumlen[first] + np.minimum(x, self.ends[idx]) - self.starts[idx]
-        return np.where(valid, before, 0)
+        Word k contributes +2**k at each of its interval starts and -2**k at each end; after sorting the
+        boundaries, the running sum is the bit code of the words present in each stretch of windows
+        between two boundaries. Summing stretch lengths per code gives every pair count at once.
+        """
+        n = len(words)
+        counts = self.ptr[words + 1] - self.ptr[words]
+        first = np.repeat(self.ptr[words] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        # One int64 sort key per boundary: position, then an end flag, then the word's slot.
+        slot = np.repeat(np.arange(n, dtype=np.int64), counts)
+        keys = np.concatenate(((self.starts[first] << 7) | slot, (self.ends[first] << 7) | 64 | slot))
+        keys.sort(kind="stable")  # timsort: the keys are 2n sorted runs
+        delta = np.left_shift(1, keys & 63)
+        delta[(keys & 64) != 0] *= -1
+        code = np.cumsum(delta)[:-1]
+        length = np.diff(keys >> 7)
+        if n <= 16:
+            weight = np.bincount(code, weights=length, minlength=1 << n)
+            codes = np.flatnonzero(weight)
+            weight = weight[codes]
+        else:
+            codes, inverse = np.unique(code, return_inverse=True)
+            weight = np.bincount(inverse, weights=length)
+        present = ((codes[:, None] >> np.arange(n)) & 1).astype(np.float64)
+        return np.rint(present.T @ (present * weight[:, None])).astype(np.int64)
+
+
+_MAX_BITS = 62  # bit codes live in int64
 
 
 @dataclass
@@ -195,23 +187,18 @@ def count_reference(
     row_of_id = np.full(len(reference.vocabulary) + 1, -1, dtype=np.int64)
     row_of_id[[vocab_index[w] for w in counted]] = np.arange(n_words)
 
-    lengths = []
-    rows_parts, pos_parts, doc_parts = [], [], []
-    for doc, text in enumerate(reference):
-        ids = np.asarray(text, dtype=np.int64)
-        lengths.append(len(ids))
-        rows = row_of_id[ids]
-        hit = np.flatnonzero(rows >= 0)
-        if len(hit):
-            rows_parts.append(rows[hit])
-            pos_parts.append(hit)
-            doc_parts.append(np.full(len(hit), doc, dtype=np.int64))
-    lengths = np.asarray(lengths, dtype=np.int64)
-    num_docs = len(lengths)
-    empty = np.zeros(0, dtype=np.int64)
-    rows = np.concatenate(rows_parts) if rows_parts else empty
-    pos = np.concatenate(pos_parts) if pos_parts else empty
-    docs = np.concatenate(doc_parts) if doc_parts else empty
+    texts = [np.asarray(text, dtype=np.int64).ravel() for text in reference]
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    num_docs = len(texts)
+    ids = np.concatenate(texts) if texts else np.zeros(0, dtype=np.int64)
+    del texts
+    doc_start = np.concatenate(([0], np.cumsum(lengths)))
+    # Occurrences of counted words, in corpus order: row, global position, document, position in document.
+    token_rows = row_of_id[ids]
+    where = np.flatnonzero(token_rows >= 0)
+    rows = token_rows[where]
+    docs = np.searchsorted(doc_start, where, side="right") - 1
+    pos = where - doc_start[docs]
 
     # Document counts: binary doc-term matrix X, co-document counts X.T @ X.
     x = sps.csr_matrix((np.ones(len(rows), dtype=np.int64), (docs, rows)), shape=(num_docs, n_words))
@@ -219,15 +206,15 @@ def count_reference(
     x.data[:] = 1
     doc_counts = (x.T @ x).toarray()
 
-    # Occurrences sorted by word, then document, then position.
-    order = np.lexsort((pos, docs, rows))
-    rows, pos, docs = rows[order], pos[order], docs[order]
-    window_counts = {w: _window_intervals(rows, pos, docs, lengths, n_words, w, counting) for w in sizes}
+    # Occurrences sorted by word, then position in the corpus.
+    order = np.argsort(rows, kind="stable")
+    rows, where, docs, pos = rows[order], where[order], docs[order], pos[order]
+    window_counts = {w: _window_intervals(rows, where, pos, docs, lengths, n_words, w, counting) for w in sizes}
     log.info("counted %d words in %d documents, windows %s (%s)", n_words, num_docs, sizes, counting)
     return ReferenceCounts(counted, set(vocab_index), counting, num_docs, doc_counts, window_counts)
 
 
-def _window_intervals(rows, pos, docs, lengths, n_words, window, counting) -> WindowCounts:
+def _window_intervals(rows, where, pos, docs, lengths, n_words, window, counting) -> WindowCounts:
     """The windows containing each word, as disjoint intervals of a global window index.
 
     In a document of length L, window t covers positions t .. t+w-1 (w = min(window, L)) and
@@ -250,10 +237,9 @@ def _window_intervals(rows, pos, docs, lengths, n_words, window, counting) -> Wi
     end = np.minimum(np.minimum(pos, next_pos - w_eff), num_windows_doc[docs] - 1)
     if counting == "gensim":
         # a_j: first occurrence of the same word in the same document at position >= start.
-        doc_start = np.concatenate(([0], np.cumsum(lengths)))
-        span = int(doc_start[-1]) + 1
-        keys = rows * span + doc_start[docs] + pos
-        first = np.searchsorted(keys, rows * span + doc_start[docs] + start, side="left")
+        span = int(lengths.sum()) + 1
+        keys = rows * span + where  # sorted: word-major, then corpus position
+        first = np.searchsorted(keys, keys - pos + start, side="left")
         end = np.minimum(end, pos[first])
     keep = start <= end
     owner = rows[keep]
@@ -387,12 +373,13 @@ def score(topics: list[list[str]], counts: ReferenceCounts, measure: str, window
         distinct, position_of = np.unique(rows, return_inverse=True)
         grouping = np.zeros((n, len(distinct)))
         grouping[np.arange(n), position_of] = 1.0
+        prime_at, star_at = position_of[prime_at], position_of[star_at]
         if spec.estimation == "document":
             diag = np.diagonal(counts.doc_counts)
             stats = _Stats(diag[prime], diag[star], counts.doc_counts[prime, star], float(counts.num_docs), grouping)
         else:
             occ = window_counts.occurrences
-            joint = window_counts.cooccurrences(prime, star)
+            joint = window_counts.cooccurrence_matrix(distinct)[prime_at, star_at]
             stats = _Stats(occ[prime], occ[star], joint, float(window_counts.num_windows), grouping)
         values[t] = np.mean(spec.confirmation(stats, n))
     return values
