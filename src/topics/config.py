@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .errors import ConfigError
 
@@ -82,27 +82,49 @@ class PreprocessConfig(Strict):
 
 Engine = Literal["gensim", "sklearn", "tomotopy"]
 
+#: the engine's own number of iterations when ``iterations`` is not given (see docs/engines.md)
+DEFAULT_ITERATIONS = {"gensim": 50, "sklearn": 10, "tomotopy": 1000}
+
 
 class TrainConfig(Strict):
-    """LDA settings (topics.train). ``alpha`` and ``eta`` take a number or a gensim keyword."""
+    """LDA settings (topics.train), shared by the engines where they mean the same thing.
 
-    engine: Engine = Field("gensim", description="LDA engine: gensim (variational Bayes), sklearn, tomotopy (Gibbs)")
+    ``alpha`` and ``eta`` take a number, or ``symmetric`` (1/K); gensim also takes its keywords
+    ``asymmetric`` and ``auto``. Fields an engine does not use are ignored by it; the values each
+    engine used are recorded in the run's ``[engine_parameters]``. Defaults: docs/defaults.md.
+    """
+
+    engine: Engine = Field("gensim", description="LDA engine: gensim (online variational Bayes), sklearn (batch variational Bayes), tomotopy (collapsed Gibbs sampling)")
     num_topics: int = Field(10, ge=1, description="number of topics K")
     passes: int = Field(50, ge=1, description="passes over the corpus (gensim)")
-    iterations: int = Field(50, ge=1, description="E-step iterations per document (gensim); Gibbs iterations (tomotopy); max_iter (sklearn)")
-    chunksize: int | None = Field(None, ge=1, description="documents per update; default: the whole corpus up to 100000")
-    alpha: float | Literal["symmetric", "asymmetric", "auto"] = Field(0.1, description="document-topic prior")
-    eta: float | Literal["symmetric", "auto"] = Field(0.01, description="topic-word prior")
-    decay: float = Field(0.5, gt=0.5, le=1.0, description="gensim decay (kappa)")
-    offset: float = Field(1.0, ge=1.0, description="gensim offset (tau_0)")
-    workers: int = Field(1, ge=1, description="worker processes for one model; >1 is not reproducible")
+    iterations: int | None = Field(
+        None, ge=1, description="E-step iterations per document (gensim, default 50); max_iter (sklearn, default 10); Gibbs sweeps (tomotopy, default 1000)"
+    )
+    chunksize: int | None = Field(None, ge=1, description="documents per update (gensim; sklearn online batch_size); default: the whole corpus up to 100000")
+    alpha: float | Literal["symmetric", "asymmetric", "auto"] = Field(0.1, description="document-topic prior (all engines)")
+    eta: float | Literal["symmetric", "auto"] = Field(0.01, description="topic-word prior (all engines)")
+    decay: float = Field(0.5, ge=0.5, le=1.0, description="gensim decay (kappa); sklearn online learning_decay")
+    offset: float = Field(1.0, ge=1.0, description="gensim offset (tau_0); sklearn online learning_offset")
+    workers: int = Field(1, ge=1, description="worker processes (threads for tomotopy) for one model; >1 is not reproducible")
+    learning_method: Literal["batch", "online"] = Field("batch", description="sklearn: batch or online variational Bayes")
+    burn_in: int = Field(0, ge=0, description="tomotopy: Gibbs sweeps before the document-topic prior is first optimised")
+    optim_interval: int = Field(10, ge=0, description="tomotopy: optimise the document-topic prior every this many sweeps; 0 keeps alpha fixed")
+    term_weight: Literal["one", "idf", "pmi"] = Field("one", description="tomotopy: term weighting (one = plain LDA)")
+    parallel: Literal["default", "none", "copy_merge", "partition"] = Field("default", description="tomotopy: parallel scheme when workers > 1")
 
     @field_validator("alpha", "eta")
     @classmethod
-    def _positive_prior(cls, value: Any) -> Any:
+    def _positive_prior(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, float) and value <= 0:
             raise ValueError("must be > 0")
+        engine = info.data.get("engine", "gensim")
+        if isinstance(value, str) and value != "symmetric" and engine != "gensim":
+            raise ValueError(f"must be a number or 'symmetric' with engine {engine} ({value!r} is gensim's only)")
         return value
+
+    def resolved_iterations(self) -> int:
+        """``iterations``, or the engine's own default."""
+        return self.iterations or DEFAULT_ITERATIONS[self.engine]
 
 
 Measure = Literal["u_mass", "c_uci", "c_npmi", "c_v", "diversity", "irbo", "perplexity", "stability", "nmi", "ari", "accuracy"]

@@ -150,8 +150,16 @@ def stability(models: Sequence[TopicModel], threshold: float = 0.5) -> dict[str,
 # --- perplexity -----------------------------------------------------------------------------------
 
 
-def heldout_perplexity(run: Run) -> dict[str, float]:
-    """gensim's per-word variational bound on the held-out documents, and perplexity = 2^(-bound)."""
+def heldout_perplexity(run: Run) -> dict[str, Any]:
+    """Per-word held-out log-likelihood (natural log) of the test documents under the run's engine,
+    and perplexity = exp(-bound) (Blei, Ng and Jordan 2003, section 7.1).
+
+    What the bound is depends on the engine (``HELDOUT_BOUNDS`` in topics.train): gensim's and
+    scikit-learn's variational bounds, tomotopy's Gibbs-sampled log-likelihood; ``method`` in the
+    result says which, so values of different engines are compared knowingly.
+    """
+    from .train import HELDOUT_BOUNDS
+
     prepared = run.prepared
     heldout = list(prepared.bow("test"))
     if not heldout:
@@ -159,12 +167,10 @@ def heldout_perplexity(run: Run) -> dict[str, float]:
             f"{prepared.path}: no held-out documents for perplexity; preprocess with --heldout 0.1 (or another share)"
         )
     engine = run.manifest.get("engine", "gensim")
-    if engine != "gensim":
-        raise ConfigError(f"perplexity is computed for gensim runs; {run.path} was trained with {engine}")
-    lda = run.native_model()
-    lda.random_state = np.random.RandomState(run.seed)
-    bound = float(lda.log_perplexity(heldout))
-    return {"perplexity": float(np.exp2(-bound)), "per_word_bound": bound}
+    if engine not in HELDOUT_BOUNDS:
+        raise ConfigError(unknown_name("engine", engine, list(HELDOUT_BOUNDS)))
+    bound, method = HELDOUT_BOUNDS[engine](run.native_model(), heldout, run.seed)
+    return {"perplexity": float(np.exp(-bound)), "per_word_bound": bound, "method": method}
 
 
 # --- the evaluation of runs -----------------------------------------------------------------------
@@ -240,8 +246,14 @@ def evaluate_runs(runs: Sequence[Run], config: EvaluateConfig, reference: Prepar
             evaluation.metrics["irbo"] = inverted_rbo(model, config.topn)
             evaluation.settings["irbo"] = {"topn": config.topn, "p": 0.9}
         if "perplexity" in config.measures:
-            evaluation.metrics.update(heldout_perplexity(run))
-            evaluation.settings["perplexity"] = {"documents": "test split of the prepared corpus"}
+            perplexity = heldout_perplexity(run)
+            method = perplexity.pop("method")
+            evaluation.metrics.update(perplexity)
+            evaluation.settings["perplexity"] = {
+                "documents": "test split of the prepared corpus",
+                "engine": run.manifest.get("engine", "gensim"),
+                "computed": f"exp(-per_word_bound); per_word_bound: {method}",
+            }
         if {"nmi", "ari", "accuracy"} & set(config.measures):
             documents = run.prepared.documents.set_index("id")
             labels = documents["label"].reindex(model.doc_ids).fillna("").astype(str).tolist()

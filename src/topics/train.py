@@ -1,9 +1,12 @@
 """Training LDA: one function per engine, each returning the same TopicModel.
 
-gensim's ``LdaModel`` is the default engine: it is exactly reproducible for a fixed
-``random_state``, while ``LdaMulticore`` is not, even with one worker. Parallelism therefore
-comes from training several models at once (topics.experiment); a model trained with
-``workers > 1`` is marked as not reproducible.
+Engines (docs/engines.md): ``gensim`` (online variational Bayes, Hoffman, Blei and Bach 2010; the
+default), ``sklearn`` (scikit-learn's batch variational Bayes, Blei, Ng and Jordan 2003) and
+``tomotopy`` (collapsed Gibbs sampling, Griffiths and Steyvers 2004; the optional ``gibbs`` extra).
+Each is exactly reproducible for a seed with one worker. gensim's ``LdaModel`` is, while
+``LdaMulticore`` is not, even with one worker; parallelism therefore comes from training several
+models at once (topics.experiment), and a model trained with ``workers > 1`` is marked as not
+reproducible.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .config import TrainConfig
+from .engines import sklearn_lda, tomotopy_lda
 from .errors import ConfigError, TopicsError
 from .model import TopicModel
 
@@ -96,7 +100,7 @@ def _train_gensim(prepared: PreparedCorpus, config: TrainConfig, seed: int):
     parameters = dict(
         num_topics=config.num_topics,
         passes=config.passes,
-        iterations=config.iterations,
+        iterations=config.resolved_iterations(),
         chunksize=chunksize,
         alpha=config.alpha,
         eta=config.eta,
@@ -156,8 +160,32 @@ def infer_doc_topics(engine: str, native: Any, bow: Iterable[list[tuple[int, flo
     return INFERRERS[engine](native, bow, seed)
 
 
-# Tables, one row per engine: how to train, save, load and infer.
-ENGINES: dict[str, Callable] = {"gensim": _train_gensim}
-NATIVE_SAVERS: dict[str, Callable[[Any, Path], list[Path]]] = {"gensim": _save_gensim}
-NATIVE_LOADERS: dict[str, Callable[[Path], Any]] = {"gensim": _load_gensim}
-INFERRERS: dict[str, Callable[[Any, Iterable, int], np.ndarray]] = {"gensim": gensim_doc_topics}
+def gensim_heldout_bound(lda, bow: Iterable[list[tuple[int, float]]], seed: int) -> tuple[float, str]:
+    """gensim's per-word variational bound (natural log) on ``bow``, E-step seeded by ``seed``."""
+    lda.random_state = np.random.RandomState(seed)
+    return float(lda.log_perplexity(list(bow))), "gensim LdaModel.log_perplexity: variational bound per word"
+
+
+# Tables, one row per engine: how to train, save, load, infer and score held-out documents.
+ENGINES: dict[str, Callable] = {"gensim": _train_gensim, "sklearn": sklearn_lda.train, "tomotopy": tomotopy_lda.train}
+NATIVE_SAVERS: dict[str, Callable[[Any, Path], list[Path]]] = {
+    "gensim": _save_gensim,
+    "sklearn": sklearn_lda.save,
+    "tomotopy": tomotopy_lda.save,
+}
+NATIVE_LOADERS: dict[str, Callable[[Path], Any]] = {
+    "gensim": _load_gensim,
+    "sklearn": sklearn_lda.load,
+    "tomotopy": tomotopy_lda.load,
+}
+INFERRERS: dict[str, Callable[[Any, Iterable, int], np.ndarray]] = {
+    "gensim": gensim_doc_topics,
+    "sklearn": sklearn_lda.doc_topics_of,
+    "tomotopy": tomotopy_lda.doc_topics_of,
+}
+#: per-word held-out log-likelihood (natural log) and a note of how it was computed
+HELDOUT_BOUNDS: dict[str, Callable[[Any, Iterable, int], tuple[float, str]]] = {
+    "gensim": gensim_heldout_bound,
+    "sklearn": sklearn_lda.heldout_bound,
+    "tomotopy": tomotopy_lda.heldout_bound,
+}
