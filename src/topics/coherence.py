@@ -48,6 +48,11 @@ class ReferenceCorpus:
     """
 
     def __init__(self, texts: Iterable[np.ndarray], vocabulary: list[str]):
+        if iter(texts) is texts:
+            raise ConfigError(
+                "reference texts must be re-iterable (a list or a corpus object), got a one-shot iterator "
+                f"{type(texts).__name__}"
+            )
         self.texts = texts
         self.vocabulary = list(vocabulary)
 

@@ -1,0 +1,284 @@
+"""Coherence: agreement with gensim 4.4's CoherenceModel, topic by topic, and window counts
+against brute-force definitions (textbook boolean windows; gensim's incremental window)."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+
+import numpy as np
+import pytest
+from gensim.corpora import Dictionary
+from gensim.models import CoherenceModel, LdaModel
+from gensim.parsing.preprocessing import STOPWORDS
+from gensim.test.utils import datapath
+from gensim.topic_coherence import text_analysis
+from gensim.utils import simple_preprocess
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from topics.coherence import (
+    DEFAULT_WINDOWS,
+    MEASURES,
+    ReferenceCorpus,
+    count_reference,
+    score,
+    score_models,
+)
+from topics.errors import ConfigError
+
+ALL_MEASURES = ["u_mass", "c_uci", "c_npmi", "c_v"]
+TOLERANCE = 1e-6
+
+
+def _gensim_per_topic(topics, texts, dictionary, measure, window=None):
+    logging.getLogger("gensim").setLevel(logging.WARNING)
+    model = CoherenceModel(
+        topics=topics,
+        texts=texts,
+        dictionary=dictionary,
+        coherence=measure,
+        window_size=window,
+        topn=max(len(t) for t in topics),
+        processes=1,
+    )
+    return np.asarray(model.get_coherence_per_topic(), dtype=float)
+
+
+def _lda_topics(texts, dictionary, num_topics, topn=10, passes=2):
+    corpus = [dictionary.doc2bow(t) for t in texts]
+    lda = LdaModel(corpus, id2word=dictionary, num_topics=num_topics, random_state=1, passes=passes, iterations=50)
+    return [[w for w, _ in lda.show_topic(k, topn=topn)] for k in range(num_topics)]
+
+
+def _rare_words(texts, count):
+    """Words found in exactly one document each, from different documents: they never co-occur."""
+    seen: dict[str, set[int]] = {}
+    for d, text in enumerate(texts):
+        for w in text:
+            seen.setdefault(w, set()).add(d)
+    words, docs = [], set()
+    for w, ds in seen.items():
+        if len(ds) == 1 and not ds & docs:
+            words.append(w)
+            docs |= ds
+        if len(words) == count:
+            break
+    return words
+
+
+def _with_awkward_topics(topics, texts):
+    """Add the cases gensim handles specially: absent words (dropped) and words that never co-occur."""
+    topics = [list(t) for t in topics]
+    topics[0][2] = "zzz-absent-word"
+    topics[-1] = ["zzz-absent-word"] + topics[-1][1:-1] + ["qqq-also-absent"]
+    return [*topics, _rare_words(texts, 5)]
+
+
+def _check_against_gensim(texts, topics, measures=ALL_MEASURES):
+    dictionary = Dictionary(texts)
+    reference = ReferenceCorpus.from_token_lists(texts)
+    windows = {m: DEFAULT_WINDOWS[m] for m in measures if m in DEFAULT_WINDOWS}
+    counts = count_reference(reference, itertools.chain.from_iterable(topics), windows.values())
+    for measure in measures:
+        expected = _gensim_per_topic(topics, texts, dictionary, measure)
+        ours = score(topics, counts, measure)
+        assert ours.shape == expected.shape
+        assert np.all(np.isfinite(ours)), measure
+        np.testing.assert_allclose(ours, expected, rtol=0, atol=TOLERANCE, err_msg=measure)
+
+
+# --- reference agreement with gensim ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lee_texts():
+    with open(datapath("lee_background.cor"), encoding="utf-8") as lines:
+        return [[t for t in simple_preprocess(line) if t not in STOPWORDS] for line in lines]
+
+
+@pytest.fixture(scope="module")
+def newsgroups_texts(shared_data):
+    path = shared_data / "20newsgroups-preprocessed" / "corpus.tsv"
+    if not path.is_file():
+        pytest.skip(f"{path}: not found")
+    with path.open(encoding="utf-8") as lines:
+        texts = [line.split("\t")[0].split() for _, line in zip(range(2500), lines)]
+    return [*texts, []]  # and an empty document: it still counts as one window
+
+
+@pytest.mark.parametrize("num_topics", [5, 10])
+def test_lee_agrees_with_gensim(lee_texts, num_topics):
+    topics = _lda_topics(lee_texts, Dictionary(lee_texts), num_topics)
+    _check_against_gensim(lee_texts, _with_awkward_topics(topics, lee_texts))
+
+
+@pytest.mark.parametrize("num_topics", [8, 20])
+def test_newsgroups_agrees_with_gensim(newsgroups_texts, num_topics):
+    assert any(0 < len(t) < DEFAULT_WINDOWS["c_uci"] for t in newsgroups_texts)
+    topics = _lda_topics(newsgroups_texts, Dictionary(newsgroups_texts), num_topics, passes=1)
+    _check_against_gensim(newsgroups_texts, _with_awkward_topics(topics, newsgroups_texts))
+
+
+def test_other_windows_and_topn_agree_with_gensim(lee_texts):
+    dictionary = Dictionary(lee_texts)
+    topics = _lda_topics(lee_texts, dictionary, 5, topn=15)
+    reference = ReferenceCorpus.from_token_lists(lee_texts)
+    counts = count_reference(reference, itertools.chain.from_iterable(topics), [3, 40])
+    for measure, window in [("c_npmi", 3), ("c_uci", 40), ("c_v", 40)]:
+        expected = _gensim_per_topic(topics, lee_texts, dictionary, measure, window)
+        np.testing.assert_allclose(score(topics, counts, measure, window), expected, rtol=0, atol=TOLERANCE)
+
+
+def test_repeated_topic_word_agrees_with_gensim(lee_texts):
+    dictionary = Dictionary(lee_texts)
+    topics = [["said", "police", "said", "people", "government"], ["year", "new", "years", "world", "year"]]
+    _check_against_gensim(lee_texts, topics)
+    assert dictionary  # built from the same texts as the reference
+
+
+# --- counting against brute force ------------------------------------------------------------
+
+texts_strategy = st.lists(st.lists(st.integers(0, 4), max_size=14), min_size=1, max_size=6)
+
+
+def _windows_of(text, window):
+    """gensim's iter_windows(ignore_below_size=False): a short (or empty) text is one window."""
+    if len(text) <= window:
+        return [text]
+    return [text[t : t + window] for t in range(len(text) - window + 1)]
+
+
+def _brute_boolean(texts, window, vocab_size):
+    occ = np.zeros((vocab_size, vocab_size), dtype=np.int64)
+    total = 0
+    for text in texts:
+        for win in _windows_of(text, window):
+            total += 1
+            present = sorted(set(win))
+            for a in present:
+                for b in present:
+                    occ[a, b] += 1
+    return total, occ
+
+
+def _brute_gensim(texts, window, vocab_size):
+    """Plain-Python emulation of WordOccurrenceAccumulator._slide_window."""
+    occ = np.zeros((vocab_size, vocab_size), dtype=np.int64)
+    total = 0
+    for text in texts:
+        present: set[int] = set()
+        for t, win in enumerate(_windows_of(text, window)):
+            total += 1
+            if t == 0:
+                present = set(win)
+            else:
+                present.discard(text[t - 1])  # the copy at the edge left: gensim drops the word
+                present.add(win[-1])
+            for a in present:
+                for b in present:
+                    occ[a, b] += 1
+    return total, occ
+
+
+def _ours(texts, window, counting):
+    reference = ReferenceCorpus([np.asarray(t, dtype=np.int64) for t in texts], [str(i) for i in range(5)])
+    counts = count_reference(reference, [str(i) for i in range(5)], [window], counting=counting)
+    window_counts = counts.windows[window]
+    rows = np.asarray([counts.index[str(i)] for i in range(5)])
+    matrix = window_counts.cooccurrence_matrix(rows)
+    assert np.array_equal(np.diagonal(matrix), window_counts.occurrences[rows])
+    return window_counts.num_windows, matrix
+
+
+@settings(max_examples=150, deadline=None)
+@given(texts=texts_strategy, window=st.integers(1, 8))
+def test_boolean_counting_is_the_textbook_count(texts, window):
+    total, occ = _ours(texts, window, "boolean")
+    expected_total, expected = _brute_boolean(texts, window, 5)
+    assert total == expected_total
+    assert np.array_equal(occ, expected)
+
+
+@settings(max_examples=150, deadline=None)
+@given(texts=texts_strategy, window=st.integers(1, 8))
+def test_gensim_counting_emulates_the_incremental_window(texts, window):
+    total, occ = _ours(texts, window, "gensim")
+    expected_total, expected = _brute_gensim(texts, window, 5)
+    assert total == expected_total
+    assert np.array_equal(occ, expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(texts=texts_strategy, window=st.integers(1, 8))
+def test_gensim_counting_matches_gensims_accumulator(texts, window):
+    tokens = [[str(i) for i in t] for t in texts]
+    dictionary = Dictionary([[str(i) for i in range(5)]])
+    accumulator = text_analysis.WordOccurrenceAccumulator(set(range(5)), dictionary).accumulate(tokens, window)
+    total, occ = _ours(texts, window, "gensim")
+    assert total == accumulator.num_docs
+    assert all(dictionary.token2id[str(i)] == i for i in range(5))
+    for a, b in itertools.product(range(5), repeat=2):
+        assert occ[a, b] == accumulator[a, b]  # the diagonal holds the occurrence counts
+
+
+def test_gensim_counting_drops_a_word_whose_copy_leaves():
+    # Window 3 over a b a c: windows {a,b}, {b,a,c}; gensim drops 'a' in the 2nd window.
+    total, occ = _ours([[0, 1, 0, 2]], 3, "gensim")
+    assert total == 2 and occ[0, 0] == 1 and occ[1, 1] == 2
+    total, occ = _ours([[0, 1, 0, 2]], 3, "boolean")
+    assert occ[0, 0] == 2
+
+
+def test_large_topics_use_blocks():
+    rng = np.random.default_rng(0)
+    texts = [rng.integers(0, 80, size=rng.integers(0, 60)) for _ in range(40)]
+    vocabulary = [f"w{i}" for i in range(80)]
+    counts = count_reference(ReferenceCorpus(texts, vocabulary), vocabulary, [7], counting="boolean")
+    total, expected = _brute_boolean([list(t) for t in texts], 7, 80)
+    rows = np.asarray([counts.index[w] for w in vocabulary])
+    assert np.array_equal(counts.windows[7].cooccurrence_matrix(rows), expected)
+
+
+# --- API --------------------------------------------------------------------------------------
+
+
+def test_score_models_counts_once_and_matches_score(lee_texts):
+    dictionary = Dictionary(lee_texts)
+    models = [_lda_topics(lee_texts, dictionary, k, passes=1) for k in (3, 4)]
+    reference = ReferenceCorpus.from_token_lists(lee_texts)
+    results = score_models(models, reference, ALL_MEASURES, windows={"c_npmi": 5})
+    counts = count_reference(reference, itertools.chain.from_iterable(itertools.chain(*models)), [5, 10, 110])
+    for topics, result in zip(models, results):
+        assert set(result) == set(ALL_MEASURES)
+        assert np.array_equal(result["c_npmi"], score(topics, counts, "c_npmi", 5))
+        assert np.array_equal(result["c_v"], score(topics, counts, "c_v"))
+        assert len(result["u_mass"]) == len(topics)
+
+
+def test_measures_table_and_defaults():
+    assert set(MEASURES) == set(ALL_MEASURES)
+    assert DEFAULT_WINDOWS == {"c_v": 110, "c_uci": 10, "c_npmi": 10}
+    assert all(MEASURES[m].window == w for m, w in DEFAULT_WINDOWS.items())
+
+
+def test_unknown_measure_lists_the_valid_ones():
+    counts = count_reference(ReferenceCorpus.from_token_lists([["a", "b"]]), ["a", "b"])
+    with pytest.raises(ConfigError, match="unknown measure 'cv'; choose from c_npmi, c_uci, c_v, u_mass"):
+        score([["a", "b"]], counts, "cv")
+
+
+def test_reference_sharing_no_words_is_an_error():
+    with pytest.raises(ConfigError, match="shares no words"):
+        count_reference(ReferenceCorpus.from_token_lists([["a", "b"]]), ["x", "y"])
+
+
+def test_uncounted_window_is_an_error():
+    counts = count_reference(ReferenceCorpus.from_token_lists([["a", "b"]]), ["a", "b"], [10])
+    with pytest.raises(ConfigError, match="window 110"):
+        score([["a", "b"]], counts, "c_v")
+
+
+def test_one_shot_iterator_is_refused():
+    with pytest.raises(ConfigError, match="re-iterable"):
+        ReferenceCorpus(iter([np.array([0, 1])]), ["a", "b"])
