@@ -247,7 +247,9 @@ def experiment_runs(folder: Path) -> pd.DataFrame:
 
 
 def _metric_column(table: pd.DataFrame, metric: str | None) -> str | None:
-    numeric = [c for c in table.columns if c != "run_id" and np.issubdtype(table[c].dtype, np.number)]
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    numeric = [c for c in table.columns if c != "run_id" and is_numeric_dtype(table[c]) and not is_bool_dtype(table[c])]
     if metric is not None:
         if metric not in numeric:
             from .errors import unknown_name
