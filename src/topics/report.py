@@ -263,8 +263,24 @@ def _metric_column(table: pd.DataFrame, metric: str | None) -> str | None:
     return None
 
 
+def _experiment_metric(folder: Path, table: pd.DataFrame) -> str | None:
+    """The ``metric`` the experiment file names (it picks its best run too), when runs.csv has that column."""
+    import tomllib
+
+    for name in ("experiment.resolved.toml", "experiment.toml"):
+        path = Path(folder) / name
+        if path.is_file():
+            try:
+                metric = tomllib.loads(path.read_text(encoding="utf-8")).get("metric")
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+                return None
+            return metric if isinstance(metric, str) and metric in table.columns else None
+    return None
+
+
 def choose_run(folder: Path, table: pd.DataFrame, run_id: str | None, metric: str | None) -> tuple[str, str]:
-    """The run to detail and why: ``run_id`` when given, else the complete run best on ``metric``."""
+    """The run to detail and why: ``run_id`` when given, else the complete run best on ``metric`` (default: the
+    experiment's own metric, else the first coherence column of runs.csv)."""
     runs_dir = Path(folder) / "runs"
     if run_id is not None:
         if run_id not in set(table["run_id"]):
@@ -274,7 +290,7 @@ def choose_run(folder: Path, table: pd.DataFrame, run_id: str | None, metric: st
     candidates = candidates[[is_run_folder(runs_dir / r) for r in candidates["run_id"]]]
     if candidates.empty:
         raise RunError(f"{folder}: no complete run to report; run the experiment first")
-    column = _metric_column(candidates, metric)
+    column = _metric_column(candidates, metric or _experiment_metric(folder, candidates))
     if column is None or candidates[column].isna().all():
         return str(candidates["run_id"].iloc[0]), "the first complete run (runs.csv has no coherence column)"
     lower = any(word in column for word in LOWER_IS_BETTER)
