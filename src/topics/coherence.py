@@ -192,7 +192,7 @@ def count_reference(
     row_of_id = np.full(len(reference.vocabulary) + 1, -1, dtype=np.int64)
     row_of_id[[vocab_index[w] for w in counted]] = np.arange(n_words)
 
-    texts = [np.asarray(text, dtype=np.int64).ravel() for text in reference]
+    texts = [text if isinstance(text, np.ndarray) else np.asarray(text, dtype=np.int64) for text in reference]
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     num_docs = len(texts)
     ids = np.concatenate(texts) if texts else np.zeros(0, dtype=np.int64)
@@ -202,7 +202,7 @@ def count_reference(
     token_rows = row_of_id[ids]
     where = np.flatnonzero(token_rows >= 0)
     rows = token_rows[where]
-    docs = np.searchsorted(doc_start, where, side="right") - 1
+    docs = np.repeat(np.arange(num_docs, dtype=np.int64), lengths)[where]
     pos = where - doc_start[docs]
 
     # Document counts: binary doc-term matrix X, co-document counts X.T @ X.
