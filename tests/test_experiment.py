@@ -230,7 +230,7 @@ def test_a_second_run_on_the_same_folder_stops_with_a_clear_message(tmp_path):
 
 
 def test_killed_sweep_never_looks_complete_and_resumes(tmp_path):
-    file = write(tmp_path / "kill.toml", SMALL.format(name="kill", k="[4, 6, 8]", passes=30))
+    file = write(tmp_path / "kill.toml", SMALL.format(name="kill", k="[4, 6, 8]", passes=12))
     topics = Path(sys.executable).with_name("topics")
     process = subprocess.Popen([str(topics), "run", str(file), "--jobs", "2", "--results", str(tmp_path / "results")], cwd=tmp_path)
     runs_dir = tmp_path / "results" / "kill" / "runs"
