@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import tomli_w
 
 from .config import ExperimentConfig, sha256_json
-from .errors import RunError, TopicsError
+from .errors import ConfigError, RunError, TopicsError
 from .executors import EXECUTORS, Outcome, TrainTask, get_executor
 from .grid import (
     RunSpec,
@@ -214,6 +214,8 @@ def run_experiment(
         source_text = Path(experiment).read_text(encoding="utf-8")
         config = load_experiment_config(experiment)
     run_executor = get_executor(executor)
+    if scheduler and executor != "dask":
+        raise ConfigError("--scheduler is the address of a Dask scheduler; it needs --executor dask")
     jobs = max(1, jobs or os.cpu_count() or 1)
     root = experiment_dir(Path(results), config.name)
 
