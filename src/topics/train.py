@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .config import TrainConfig
-from .engines import sklearn_lda, tomotopy_lda
+from .engines import normalise_rows, sklearn_lda, tomotopy_lda
 from .errors import ConfigError, TopicsError
 from .model import TopicModel
 
@@ -64,7 +64,7 @@ def train_model(prepared: PreparedCorpus, config: TrainConfig, seed: int = 0) ->
     wall, cpu = time.perf_counter(), time.process_time()
     native, topic_word, doc_topics, reproducible, parameters = trainer(prepared, config, seed)
     model = TopicModel(
-        topic_word=np.asarray(topic_word, dtype=np.float64),
+        topic_word=normalise_rows(topic_word),  # gensim's float32 rows sum to 1 only within 1e-7
         doc_topics=np.asarray(doc_topics, dtype=np.float64),
         vocabulary=list(prepared.vocabulary),
         doc_ids=list(prepared.doc_ids()),
