@@ -12,7 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from topics.config import CorpusConfig
-from topics.corpus import READERS, Corpus, Document, decode, detect_format, parse_article, parse_date, read_corpus
+from topics.corpus import READERS, Corpus, Document, detect_format, parse_article, read_corpus
+from topics.dates import parse_date
+from topics.decoding import decode
 from topics.errors import ConfigError, CorpusError
 
 SEED_URL = "https://www.themoscowtimes.com/2014/05/19/putins-visit-to-china-set-to-bolster-ties-a35572"
