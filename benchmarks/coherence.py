@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=10)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("gensim").setLevel(logging.ERROR)  # "too few updates" for the passes=1 models
 
     with args.corpus.open(encoding="utf-8") as lines:
         texts = [line.split("\t")[0].split() for line in lines]
