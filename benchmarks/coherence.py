@@ -23,7 +23,14 @@ import numpy as np
 from gensim.corpora import Dictionary
 from gensim.models import CoherenceModel, LdaModel
 
-from topics.coherence import DEFAULT_WINDOWS, MEASURES, ReferenceCorpus, count_reference, score, score_models
+from topics.coherence import (
+    DEFAULT_WINDOWS,
+    MEASURES,
+    ReferenceCorpus,
+    count_reference,
+    score,
+    score_models,
+)
 
 CORPUS = Path("/work/shared/data/20newsgroups-preprocessed/corpus.tsv")
 MEASURE_NAMES = ["u_mass", "c_uci", "c_npmi", "c_v"]
@@ -77,10 +84,10 @@ def main() -> None:
     words = [w for t in topics for w in t]
     print(f"{'measure':8} {'gensim p=1':>11} {'gensim dflt':>12} {'ours':>9} {'speed-up':>9} {'max |diff|':>11}")
     for measure in MEASURE_NAMES:
-        g1, expected = timed(lambda: gensim_scores(topics, texts, dictionary, measure, 1))
-        gd, expected_default = timed(lambda: gensim_scores(topics, texts, dictionary, measure, -1))
+        g1, expected = timed(lambda m=measure: gensim_scores(topics, texts, dictionary, m, 1))
+        gd, expected_default = timed(lambda m=measure: gensim_scores(topics, texts, dictionary, m, -1))
         window = [DEFAULT_WINDOWS[measure]] if measure in DEFAULT_WINDOWS else []
-        ours_time, ours = timed(lambda: score(topics, count_reference(reference, words, window), measure), repeat=3)
+        ours_time, ours = timed(lambda m=measure, w=window: score(topics, count_reference(reference, words, w), m), repeat=3)
         diff = max(np.max(np.abs(ours - expected)), np.max(np.abs(ours - expected_default)))
         print(f"{measure:8} {g1:10.3f}s {gd:11.3f}s {ours_time:8.4f}s {min(g1, gd) / ours_time:8.0f}x {diff:11.2e}")
 
@@ -111,7 +118,7 @@ def main() -> None:
             diff = max(diff, np.max(np.abs(gensim_scores(topics_m, texts, dictionary, measure, 1) - result[measure])))
         elapsed = (time.perf_counter() - start) * args.models / calls
         gensim_total += elapsed
-        ours_m, _ = timed(lambda: score_models(models, reference, [measure]), repeat=3)
+        ours_m, _ = timed(lambda m=measure: score_models(models, reference, [m]), repeat=3)
         note = "" if calls == args.models else f" (gensim extrapolated from {calls} calls)"
         print(f"{measure:8} {elapsed:15.1f}s {ours_m:8.3f}s {elapsed / ours_m:8.0f}x {diff:11.2e}{note}")
     print(f"all four measures: gensim {gensim_total:.1f} s, ours {ours_time:.3f} s "

@@ -235,7 +235,7 @@ def test_large_topics_use_blocks():
     texts = [rng.integers(0, 80, size=rng.integers(0, 60)) for _ in range(40)]
     vocabulary = [f"w{i}" for i in range(80)]
     counts = count_reference(ReferenceCorpus(texts, vocabulary), vocabulary, [7], counting="boolean")
-    total, expected = _brute_boolean([list(t) for t in texts], 7, 80)
+    _, expected = _brute_boolean([list(t) for t in texts], 7, 80)
     rows = np.asarray([counts.index[w] for w in vocabulary])
     assert np.array_equal(counts.windows[7].cooccurrence_matrix(rows), expected)
 

@@ -177,7 +177,7 @@ def count_reference(
     """
     if counting not in COUNTINGS:
         raise ConfigError(unknown_name("counting", counting, list(COUNTINGS)))
-    sizes = sorted(set(int(w) for w in windows))
+    sizes = sorted({int(w) for w in windows})
     if any(w < 1 for w in sizes):
         raise ConfigError(f"window sizes must be integers >= 1, got {sizes}")
     vocab_index = {word: i for i, word in enumerate(reference.vocabulary)}
