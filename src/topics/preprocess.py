@@ -39,6 +39,7 @@ import logging
 import multiprocessing
 import os
 import platform
+import queue
 import shutil
 import time
 import uuid
@@ -98,66 +99,143 @@ def config_fingerprint(config: PreprocessConfig) -> str:
     return sha256_json({"config": config.model_dump(mode="json"), "pipeline": PIPELINE_VERSION, "files": files})
 
 
-# --- parallel, ordered, bounded map ----------------------------------------------------------
-
-_WORKER_TASK: Callable | None = None
+# --- parallel passes: ordered, bounded, with per-worker tallies --------------------------------
 
 
-def _init_worker(task: Callable) -> None:
-    global _WORKER_TASK
-    _WORKER_TASK = task
+class Tally:
+    """What a pass counts besides its output: phrase counts for the next phrase layer, or
+    document and collection frequencies for the dictionary. Each worker keeps its own tally
+    over all its chunks and hands it over once, at the end (merging per chunk would cost the
+    main process as much as the counting itself)."""
 
+    def __init__(self, kind: str):
+        self.kind = kind  # "phrases" or "dictionary"
+        self.vocab: dict[str, int] = {}
+        self.total_words = 0
+        self.dfs: Counter[str] = Counter()
+        self.cfs: Counter[str] = Counter()
+        self.num_docs = 0
 
-def _run_task(chunk: list) -> Any:
-    return _WORKER_TASK(chunk)
+    def add(self, texts: list[list[str]]) -> None:
+        if self.kind == "phrases":
+            _, words = count_phrase_vocab(texts, self.vocab)
+            self.total_words += words
+        else:
+            for tokens in texts:
+                self.cfs.update(tokens)
+                self.dfs.update(set(tokens))
+            self.num_docs += len(texts)
 
-
-def ordered_map(task: Callable[[list], Any], chunks: Iterable[list], processes: int) -> Iterator[Any]:
-    """``map(task, chunks)`` over ``processes`` worker processes, in order.
-
-    Unlike ``Pool.imap``, at most a few chunks per worker are in flight, so a large corpus is
-    never queued into memory ahead of the workers.
-    """
-    if processes <= 1:
-        yield from map(task, chunks)
-        return
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with context.Pool(processes, initializer=_init_worker, initargs=(task,)) as pool:
-        pending: deque = deque()
-        for chunk in chunks:
-            pending.append(pool.apply_async(_run_task, (chunk,)))
-            if len(pending) >= 3 * processes:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
+    def merge(self, other: Tally) -> None:
+        if self.kind == "phrases":
+            get = self.vocab.get
+            for key, value in other.vocab.items():
+                self.vocab[key] = get(key, 0) + value
+            self.total_words += other.total_words
+        else:
+            self.cfs.update(other.cfs)
+            self.dfs.update(other.dfs)
+            self.num_docs += other.num_docs
 
 
 class TokenizeTask:
-    """Worker task: (text, tokens or None) pairs -> token lists, plus phrase counts if asked."""
+    """Worker task: (text, tokens or None) pairs -> token lists (pre-tokenised ones unchanged)."""
 
-    def __init__(self, pipeline: Pipeline, count_phrases: bool):
+    def __init__(self, pipeline: Pipeline, tally: str):
         self.pipeline = pipeline
-        self.count_phrases = count_phrases
+        self.tally = Tally(tally)
 
-    def __call__(self, chunk: list[tuple[str, tuple[str, ...] | None]]):
+    def __call__(self, chunk: list[tuple[str, tuple[str, ...] | None]]) -> list[list[str]]:
         texts = [list(tokens) if tokens is not None else self.pipeline(text) for text, tokens in chunk]
-        return texts, count_phrase_vocab(texts) if self.count_phrases else None
+        self.tally.add(texts)
+        return texts
 
 
 class PhraseTask:
-    """Worker task: token lists -> token lists with phrases joined, plus counts for the next layer."""
+    """Worker task: token lists -> token lists with the phrases of one layer joined."""
 
-    def __init__(self, layer: dict, count_phrases: bool):
+    def __init__(self, layer: dict, tally: str):
         self.layer = layer
-        self.count_phrases = count_phrases
+        self.tally = Tally(tally)
         self._frozen = None
 
-    def __call__(self, chunk: list[list[str]]):
+    def __call__(self, chunk: list[list[str]]) -> list[list[str]]:
         if self._frozen is None:
             self._frozen = import_phrase_layer(self.layer)
         texts = [self._frozen[tokens] for tokens in chunk]
-        return texts, count_phrase_vocab(texts) if self.count_phrases else None
+        self.tally.add(texts)
+        return texts
+
+
+def _worker(task, inbox, outbox) -> None:
+    try:
+        while (chunk := inbox.get()) is not None:
+            outbox.put(("ok", task(chunk)))
+        outbox.put(("tally", task.tally))
+    except BaseException as error:  # handed to the main process, which raises it
+        outbox.put(("error", error))
+
+
+def _receive(outbox, process) -> Any:
+    while True:
+        try:
+            kind, value = outbox.get(timeout=1.0)
+        except queue.Empty:
+            if not process.is_alive():
+                raise RuntimeError(f"preprocessing worker {process.pid} died (exit code {process.exitcode})") from None
+            continue
+        if kind == "error":
+            raise value
+        return value
+
+
+def parallel_pass(task, chunks: Iterable[list], processes: int, consume: Callable[[list], None]) -> Tally:
+    """Run ``task`` over ``chunks`` on ``processes`` worker processes; ``consume`` each result in
+    input order; return the merged tallies.
+
+    Chunk i goes to worker i mod n and results are collected in the same rotation, so order is
+    kept without sorting; at most a few chunks per worker are in flight (bounded memory, unlike
+    ``Pool.imap``, which queues the whole input).
+    """
+    if processes <= 1:
+        for chunk in chunks:
+            consume(task(chunk))
+        return task.tally
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    inboxes = [context.Queue(maxsize=2) for _ in range(processes)]
+    outboxes = [context.Queue() for _ in range(processes)]
+    workers = [
+        context.Process(target=_worker, args=(task, inbox, outbox), daemon=True)
+        for inbox, outbox in zip(inboxes, outboxes, strict=True)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        sent = received = 0
+        lag = 2 * processes
+        for chunk in chunks:
+            inboxes[sent % processes].put(chunk)
+            sent += 1
+            if sent - received > lag:
+                consume(_receive(outboxes[received % processes], workers[received % processes]))
+                received += 1
+        while received < sent:
+            consume(_receive(outboxes[received % processes], workers[received % processes]))
+            received += 1
+        for inbox in inboxes:
+            inbox.put(None)
+        tally = Tally(task.tally.kind)
+        for outbox, worker in zip(outboxes, workers, strict=True):
+            tally.merge(_receive(outbox, worker))
+        for worker in workers:
+            worker.join()
+        return tally
+    finally:
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+                worker.join()
 
 
 # --- token files: one document a line, tokens separated by one space --------------------------
@@ -182,12 +260,6 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def _merge_counts(total: dict[str, int], counts: dict[str, int]) -> None:
-    get = total.get
-    for key, value in counts.items():
-        total[key] = get(key, 0) + value
-
-
 # --- the passes -------------------------------------------------------------------------------
 
 
@@ -197,32 +269,31 @@ def tokenize_documents(
     tokens_path: Path,
     meta_path: Path,
     *,
-    count_phrases: bool,
+    tally: str,
     processes: int,
     progress: Callable[[int], None] | None = None,
-) -> tuple[int, dict[str, int], int]:
+) -> tuple[int, Tally]:
     """One pass over ``documents`` (a one-shot iterator is fine): tokens to ``tokens_path``,
-    metadata to ``meta_path``. Returns (documents, phrase counts, words counted)."""
-    n_docs, vocab, total_words = 0, {}, 0
-    task = TokenizeTask(pipeline, count_phrases)
-
-    def chunks_of_texts(writer) -> Iterator[list]:
-        for chunk in _chunks(documents, CHUNK_DOCS):
-            for doc in chunk:
-                writer.writerow(_meta_row(doc))
-            yield [(doc.text, doc.tokens) for doc in chunk]
+    metadata to ``meta_path``. Returns the number of documents and the tally."""
+    n_docs = 0
 
     with tokens_path.open("w", encoding="utf-8", newline="\n") as out, meta_path.open("w", encoding="utf-8", newline="") as meta:
         writer = csv.writer(meta)
-        for texts, counts in ordered_map(task, chunks_of_texts(writer), processes):
+
+        def chunks_of_texts() -> Iterator[list]:
+            for chunk in _chunks(documents, CHUNK_DOCS):
+                writer.writerows(_meta_row(doc) for doc in chunk)
+                yield [(doc.text, doc.tokens) for doc in chunk]
+
+        def consume(texts: list[list[str]]) -> None:
+            nonlocal n_docs
             out.writelines(" ".join(tokens) + "\n" for tokens in texts)
-            if counts is not None:
-                _merge_counts(vocab, counts[0])
-                total_words += counts[1]
             n_docs += len(texts)
             if progress is not None:
                 progress(n_docs)
-    return n_docs, vocab, total_words
+
+        totals = parallel_pass(TokenizeTask(pipeline, tally), chunks_of_texts(), processes, consume)
+    return n_docs, totals
 
 
 def _meta_row(doc) -> list[str]:
@@ -230,27 +301,28 @@ def _meta_row(doc) -> list[str]:
     return [doc.id, doc.title, date, doc.url, doc.source, doc.label, doc.split]
 
 
-def apply_phrases(
-    texts: Iterable[list[str]], layer: dict, out_path: Path, *, count_phrases: bool, processes: int
-) -> tuple[dict[str, int], int]:
+def apply_phrases(texts: Iterable[list[str]], layer: dict, out_path: Path, *, tally: str, processes: int) -> Tally:
     """Join the phrases of ``layer`` in every document of ``texts`` (one pass) into ``out_path``."""
-    vocab, total_words = {}, 0
     with out_path.open("w", encoding="utf-8", newline="\n") as out:
-        for joined, counts in ordered_map(PhraseTask(layer, count_phrases), _chunks(texts, CHUNK_DOCS * 4), processes):
+
+        def consume(joined: list[list[str]]) -> None:
             out.writelines(" ".join(tokens) + "\n" for tokens in joined)
-            if counts is not None:
-                _merge_counts(vocab, counts[0])
-                total_words += counts[1]
-    return vocab, total_words
+
+        return parallel_pass(PhraseTask(layer, tally), _chunks(texts, CHUNK_DOCS * 4), processes, consume)
 
 
-def build_dictionary(texts: Iterable[list[str]]):
-    """A gensim Dictionary over ``texts`` (one pass)."""
+def dictionary_from_tally(tally: Tally):
+    """A gensim Dictionary from document and collection frequencies; ids in alphabetical order,
+    so the result does not depend on how the counting was split across processes."""
     from gensim.corpora import Dictionary
 
     dictionary = Dictionary()
-    for chunk in _chunks(texts, 4096):
-        dictionary.add_documents(chunk)
+    dictionary.token2id = {token: index for index, token in enumerate(sorted(tally.cfs))}
+    dictionary.cfs = {dictionary.token2id[token]: count for token, count in tally.cfs.items()}
+    dictionary.dfs = {dictionary.token2id[token]: count for token, count in tally.dfs.items()}
+    dictionary.num_docs = tally.num_docs
+    dictionary.num_pos = sum(tally.cfs.values())
+    dictionary.num_nnz = sum(tally.dfs.values())
     return dictionary
 
 
@@ -391,8 +463,9 @@ def _prepare_into(work: Path, corpus, config: PreprocessConfig, pipeline: Pipeli
     n_layers = {"none": 0, "bigrams": 1, "trigrams": 2}[config.phrases]
 
     log.info("tokenising with %d process(es)", processes)
-    n_docs, vocab, total_words = tokenize_documents(
-        corpus, pipeline, tokens_path, meta_path, count_phrases=n_layers > 0, processes=processes, progress=progress
+    n_docs, tally = tokenize_documents(
+        corpus, pipeline, tokens_path, meta_path, tally="phrases" if n_layers else "dictionary",
+        processes=processes, progress=progress,
     )
     corpus_report = _corpus_report(corpus, n_docs)
     source = _corpus_description(corpus).get("source") or "corpus"
@@ -400,19 +473,21 @@ def _prepare_into(work: Path, corpus, config: PreprocessConfig, pipeline: Pipeli
         raise CorpusError(f"{source}: no documents to prepare ({len(corpus_report.get('skipped', []))} skipped; see the corpus report)")
 
     for layer_index in range(n_layers):
-        frozen = phrases_from_counts(vocab, total_words, config.phrase_min_count, config.phrase_threshold)
-        del vocab
+        frozen = phrases_from_counts(tally.vocab, tally.total_words, config.phrase_min_count, config.phrase_threshold)
+        del tally
         layers.append(export_phrase_layer(frozen))
         log.info("phrase layer %d: %d phrases", layer_index + 1, len(frozen.phrasegrams))
         next_path = scratch / f"tokens-{layer_index + 1}.txt"
-        vocab, total_words = apply_phrases(
-            TokenFile(tokens_path), layers[-1], next_path, count_phrases=layer_index + 1 < n_layers, processes=processes
+        tally = apply_phrases(
+            TokenFile(tokens_path), layers[-1], next_path,
+            tally="phrases" if layer_index + 1 < n_layers else "dictionary", processes=processes,
         )
         tokens_path.unlink()
         tokens_path = next_path
 
     texts = TokenFile(tokens_path)
-    dictionary = build_dictionary(texts)
+    dictionary = dictionary_from_tally(tally)
+    del tally
     words_before, tokens_before = len(dictionary), dictionary.num_pos
     if words_before == 0:
         raise CorpusError(

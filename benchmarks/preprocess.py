@@ -1,0 +1,153 @@
+"""Preprocessing throughput and peak memory on the raw 20 Newsgroups posts.
+
+    .venv/bin/python benchmarks/preprocess.py [--data ../shared/data/20news-bydate.tar.gz] [--limit N]
+
+Compares ``topics.preprocess`` (default config: lemmas and bigrams included) with 1 process and
+with all cores against the loop people write by hand (gensim ``simple_preprocess`` + stopwords +
+``Dictionary`` + ``doc2bow``, one process), and measures peak memory (max RSS of the main process
+and of any worker) for the corpus once and repeated 4 times. Each measurement runs in a fresh
+child process so peaks do not mix. Prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+DEFAULT_DATA = next(
+    (p for p in (HERE.parents[2] / "shared/data/20news-bydate.tar.gz", Path("/work/shared/data/20news-bydate.tar.gz")) if p.is_file()),
+    Path("/work/shared/data/20news-bydate.tar.gz"),
+)
+
+
+class Posts:
+    """The unpacked posts as a re-iterable corpus (the duck type preprocess needs), ``repeat`` times."""
+
+    format = "text"
+
+    def __init__(self, folder: Path, repeat: int = 1, limit: int | None = None):
+        from topics.corpus import CorpusReport
+
+        self.paths = sorted(p for p in folder.rglob("*") if p.is_file())[:limit]
+        self.repeat = repeat
+        self.report = CorpusReport()
+
+    def __iter__(self):
+        from topics.corpus import CorpusReport, Document
+
+        self.report = CorpusReport()
+        for copy in range(self.repeat):
+            for path in self.paths:
+                raw = path.read_bytes()
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    text = raw.decode("latin-1")
+                self.report.documents_read += 1
+                yield Document(id=f"{copy}/{path.parent.name}/{path.name}", text=text, source=str(path), label=path.parent.name)
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256(f"repeat={self.repeat}".encode())
+        for path in self.paths:
+            digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+
+def hand_loop(corpus) -> dict:
+    from gensim.corpora import Dictionary
+    from gensim.parsing.preprocessing import STOPWORDS
+    from gensim.utils import simple_preprocess
+
+    texts = [[w for w in simple_preprocess(doc.text) if w not in STOPWORDS] for doc in corpus]
+    dictionary = Dictionary(texts)
+    dictionary.filter_extremes()
+    bow = [dictionary.doc2bow(text) for text in texts]
+    return {"docs": len(bow), "tokens": sum(len(t) for t in texts), "terms": len(dictionary)}
+
+
+def child(args) -> None:
+    corpus = Posts(Path(args.folder), repeat=args.repeat, limit=args.limit)
+    started = time.perf_counter()
+    if args.mode == "hand":
+        facts = hand_loop(corpus)
+    else:
+        from topics.config import PreprocessConfig
+        from topics.preprocess import preprocess
+
+        processes = 1 if args.mode == "ours-1" else None
+        prepared = preprocess(corpus, PreprocessConfig(), Path(args.out), processes=processes, force=True)
+        report = prepared.report
+        facts = {"docs": prepared.num_docs, "tokens": report["num_tokens_before_filtering"], "terms": prepared.num_terms,
+                 "processes": report["processes"]}
+    facts["seconds"] = time.perf_counter() - started
+    facts["rss_main_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    facts["rss_worker_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps(facts))
+
+
+def run_child(mode: str, folder: Path, out: Path, repeat: int = 1, limit: int | None = None) -> dict:
+    command = [sys.executable, str(HERE), "--child", mode, "--folder", str(folder), "--out", str(out), "--repeat", str(repeat)]
+    if limit:
+        command += ["--limit", str(limit)]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--limit", type=int, default=None, help="only the first N posts")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--folder", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        args.mode = args.child
+        child(args)
+        return
+
+    with tempfile.TemporaryDirectory(prefix="bench-preprocess-") as temp:
+        temp = Path(temp)
+        with tarfile.open(args.data) as archive:
+            archive.extractall(temp / "posts", filter="data")
+        cores = os.cpu_count() or 1
+        rows = []
+        for label, mode, repeat in [
+            ("hand loop (simple_preprocess+stopwords+Dictionary+doc2bow), 1 process", "hand", 1),
+            ("topics.preprocess, processes=1", "ours-1", 1),
+            (f"topics.preprocess, processes={cores} (all cores)", "ours-all", 1),
+            (f"topics.preprocess, processes={cores}, corpus x4", "ours-all", 4),
+        ]:
+            facts = run_child(mode, temp / "posts", temp / f"out-{mode}-{repeat}", repeat, args.limit)
+            rows.append((label, facts))
+
+    header = f"{'run':<72} {'docs':>7} {'tokens':>9} {'sec':>7} {'docs/s':>8} {'tokens/s':>10} {'RSS main MB':>11} {'RSS worker MB':>13}"
+    print(header)
+    print("-" * len(header))
+    for label, f in rows:
+        print(f"{label:<72} {f['docs']:>7} {f['tokens']:>9} {f['seconds']:>7.1f} {f['docs'] / f['seconds']:>8.0f} "
+              f"{f['tokens'] / f['seconds']:>10.0f} {f['rss_main_mb']:>11.0f} {f['rss_worker_mb']:>13.0f}")
+    hand, one, many, many4 = (f for _, f in rows)
+    print()
+    print(f"speed-up all cores vs 1 process: {one['seconds'] / many['seconds']:.2f}x (target >= 1.7x on 2 cores)")
+    print(f"ours (all cores) vs hand loop:   {hand['seconds'] / many['seconds']:.2f}x as fast (target >= 1.0x)")
+    print(f"ours (1 process) vs hand loop:   {hand['seconds'] / one['seconds']:.2f}x as fast")
+    peak1 = max(many["rss_main_mb"], many["rss_worker_mb"])
+    peak4 = max(many4["rss_main_mb"], many4["rss_worker_mb"])
+    print(f"peak memory x4 / x1:             {peak4 / peak1:.2f} (main {many4['rss_main_mb'] / many['rss_main_mb']:.2f}, "
+          f"worker {many4['rss_worker_mb'] / max(many['rss_worker_mb'], 1):.2f}; target <= 1.3)")
+
+
+if __name__ == "__main__":
+    main()
