@@ -18,6 +18,7 @@ setup: $(STAMP)
 
 demo: setup
 	$(BIN)/topics run experiments/quickstart.toml
+	$(BIN)/topics show results/quickstart --words 10
 
 # The report's test opens it in a real headless browser: Debian's chromium, installed here when missing.
 browser:

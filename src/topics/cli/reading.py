@@ -38,13 +38,20 @@ def show(
     words: Annotated[int, typer.Option("--words", "-w", min=1, help="top words per topic")] = 15,
     docs: Annotated[int, typer.Option("--docs", "-d", min=0, help="representative documents shown with --topic")] = 5,
 ) -> None:
-    """A run's topics: label, top words with weights, coherence and share of the corpus."""
+    """A run's topics: label, top words with weights, coherence and share of the corpus.
+
+    Given an experiment folder, shows its best run (by the experiment's metric)."""
     from rich.table import Table
 
     from ..inference import check_topic, representative_documents
     from ..labels import topic_labels
+    from ..report import choose_run, experiment_runs, is_run_folder
     from ..runs import load_run
 
+    if not is_run_folder(run_dir) and (run_dir / "runs.csv").is_file():
+        run_id, why = choose_run(run_dir, experiment_runs(run_dir), None, None)
+        console.print(f"{run_dir}: showing {why}: {run_id}", highlight=False)
+        run_dir = run_dir / "runs" / run_id
     run = load_run(run_dir)
     model = run.model
     labels = topic_labels(model, run.path)
