@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import TopicsError
 
@@ -35,7 +36,8 @@ def reported(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except TopicsError as error:
-            error_console.print(f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True)
+            # the message is plain text: "[model] num_topics ..." must not be read as rich markup
+            error_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper
