@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -183,7 +184,14 @@ class _TokenIdTexts:
         self.prepared = prepared
 
     def __iter__(self):
-        return iter(self.prepared.token_ids())
+        # The whole tokens.npy in one read, then slices of a plain array: slicing the memory map of
+        # ``PreparedCorpus.token_ids`` costs numpy's Python-level memmap bookkeeping per document
+        # (0.6 s of a 2.2 s `topics evaluate` on 130,000 documents). The counting concatenates all
+        # documents anyway, so holding them in memory costs nothing extra.
+        path = self.prepared.path
+        tokens = np.load(path / "tokens.npy", allow_pickle=False)
+        offsets = np.load(path / "offsets.npy", allow_pickle=False).tolist()
+        return (tokens[start:end] for start, end in pairwise(offsets))
 
 
 def reference_corpus(prepared: PreparedCorpus):
