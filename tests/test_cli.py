@@ -94,7 +94,7 @@ def test_unknown_format(tmp_path):
 
 
 def test_num_topics_below_one(lee_prepared, tmp_path):
-    assert_clean_error(invoke("train", lee_prepared, "--out", tmp_path / "r", "-k", 0), "num_topics")
+    assert_clean_error(invoke("train", lee_prepared, "--out", tmp_path / "r", "-k", 0), "[model] num_topics must be greater than or equal to 1, got 0")
     assert not (tmp_path / "r").exists()
 
 
