@@ -29,7 +29,7 @@ _EXPORTS = {
     "evaluate": "evaluate",
     "evaluate_runs": "evaluate",
     "run_experiment": "experiment",
-    "load_experiment": "experiment",
+    "load_experiment": "results",
     "CorpusConfig": "config",
     "PreprocessConfig": "config",
     "TrainConfig": "config",

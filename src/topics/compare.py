@@ -172,7 +172,7 @@ def compare_experiments(paths: Sequence[str | Path], metric: str | None = None, 
     """Runs of one or more experiment results folders side by side (``experiment`` column added)."""
     import pandas as pd
 
-    from .experiment import load_experiment
+    from .results import load_experiment
 
     tables = []
     for path in paths:

@@ -9,8 +9,6 @@ Results land in ``<results>/<experiment name>/``; a lock file keeps two ``topics
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import os
 import shutil
@@ -18,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import tomli_w
 
@@ -27,12 +25,23 @@ from .errors import ConfigError, RunError, TopicsError
 from .executors import EXECUTORS, Outcome, TrainTask, get_executor
 from .grid import (
     RunSpec,
-    chosen_metric,
     expand_grid,
     grid_axes,
     load_experiment_config,
     resolved_config,
     scored_measures,
+)
+from .results import (
+    COMPLETE,
+    FAILED,
+    MISSING,
+    UNSCORED,
+    Experiment,
+    flat_params,
+    load_experiment,
+    read_json,
+    read_runs_table,
+    write_outputs,
 )
 
 if TYPE_CHECKING:
@@ -42,6 +51,7 @@ if TYPE_CHECKING:
     from .runs import Run
 
 __all__ = [
+    "Experiment",
     "EXECUTORS",
     "ExperimentProgress",
     "ExperimentResult",
@@ -53,8 +63,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: statuses of a planned run
-COMPLETE, FAILED, MISSING, UNSCORED = "complete", "failed", "missing", "unscored"
 
 
 @dataclass
@@ -100,7 +108,7 @@ class ExperimentResult:
         import pandas as pd
 
         if self.dry_run or not (self.path / "runs.csv").is_file():
-            return pd.DataFrame([{"run_id": p.spec.run_id, "status": p.status, **_flat(p.spec.params)} for p in self.plan])
+            return pd.DataFrame([{"run_id": p.spec.run_id, "status": p.status, **flat_params(p.spec.params)} for p in self.plan])
         return read_runs_table(self.path / "runs.csv")
 
 
@@ -139,15 +147,6 @@ def _lock(directory: Path):
 # --- planning -------------------------------------------------------------------------------------
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    import json
-
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def _prepared_fingerprint(corpus_dir: Path) -> str | None:
     from .preprocess import PreparedCorpus
 
@@ -168,7 +167,7 @@ def plan_runs(specs: list[RunSpec], root: Path, measures: list[str]) -> list[Pla
     for spec in specs:
         if spec.corpus_key not in fingerprints:
             fingerprints[spec.corpus_key] = _prepared_fingerprint(root / "corpora" / spec.corpus_key)
-        manifest = _read_json(root / "runs" / spec.run_id / "manifest.json")
+        manifest = read_json(root / "runs" / spec.run_id / "manifest.json")
         if manifest is None:
             plan.append(PlannedRun(spec, MISSING))
             continue
@@ -179,7 +178,7 @@ def plan_runs(specs: list[RunSpec], root: Path, measures: list[str]) -> list[Pla
         if fingerprint is not None and manifest.get("config_hash") != run_config_hash(fingerprint, spec.model, spec.seed):
             plan.append(PlannedRun(spec, MISSING))
             continue
-        metrics = _read_json(root / "runs" / spec.run_id / "metrics.json") or {}
+        metrics = read_json(root / "runs" / spec.run_id / "metrics.json") or {}
         scored = all(m in metrics for m in measures)
         plan.append(PlannedRun(spec, COMPLETE if scored else UNSCORED))
     return plan
@@ -406,104 +405,3 @@ def _reference(config: ExperimentConfig) -> PreparedCorpus | None:
     from .preprocess import PreparedCorpus
 
     return PreparedCorpus.load(Path(config.evaluate.reference))
-
-
-# --- outputs --------------------------------------------------------------------------------------
-
-
-def _flat(params: dict[str, Any]) -> dict[str, Any]:
-    """Grid values for a table cell: lists joined with '+'."""
-    return {k: "+".join(map(str, v)) if isinstance(v, list) else v for k, v in params.items()}
-
-
-def runs_rows(root: Path, specs: list[RunSpec], errors: dict[str, str]) -> list[dict[str, Any]]:
-    """One row per run: run_id, status, every grid parameter (and num_topics), every metric, wall seconds, error."""
-    rows = []
-    for spec in specs:
-        run_dir = root / "runs" / spec.run_id
-        manifest = _read_json(run_dir / "manifest.json") or {}
-        metrics = _read_json(run_dir / "metrics.json") or {}
-        status = manifest.get("status", MISSING)
-        error = errors.get(spec.run_id) or manifest.get("error", "")
-        if status == COMPLETE and spec.run_id in errors:
-            status = FAILED
-        params = _flat(spec.params)
-        params.setdefault("num_topics", spec.model.num_topics)
-        row = {"run_id": spec.run_id, "status": status, **params}
-        row.update({k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
-        row["wall_seconds"] = manifest.get("wall_seconds", "")
-        row["error"] = error
-        rows.append(row)
-    return rows
-
-
-def write_outputs(root: Path, config: ExperimentConfig, specs: list[RunSpec], errors: dict[str, str]) -> None:
-    """``runs.csv``, ``plots/`` and ``summary.md`` (each written atomically)."""
-    import pandas as pd
-
-    from .compare import summary_markdown
-    from .plots import write_plots
-    from .runs import atomic_write_text
-
-    rows = runs_rows(root, specs, errors)
-    columns: list[str] = []
-    for row in rows:
-        columns += [c for c in row if c not in columns]
-    tail = ["wall_seconds", "error"]
-    columns = [c for c in columns if c not in tail] + tail
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(root / "runs.csv", out.getvalue())
-    table = read_runs_table(root / "runs.csv")
-    axes = [k for k in specs[0].params if k != "seed"] if specs else []
-    metric = chosen_metric(config)
-    write_plots(table, root / "plots", axes, scored_measures(config.evaluate))
-    atomic_write_text(root / "summary.md", summary_markdown(table, config.name, metric, axes, config.description))
-
-
-def read_runs_table(path: Path) -> pd.DataFrame:
-    import pandas as pd
-
-    table = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"run_id": str, "status": str, "error": str})
-    if "error" in table.columns:
-        table["error"] = table["error"].fillna("")
-    return table
-
-
-@dataclass
-class Experiment:
-    """A results folder of ``topics run``, read lazily; tables come as pandas DataFrames."""
-
-    path: Path
-
-    @property
-    def config(self) -> ExperimentConfig:
-        return load_experiment_config(self.path / "experiment.toml")
-
-    @property
-    def runs(self) -> pd.DataFrame:
-        """``runs.csv``: one row per run."""
-        return read_runs_table(self.path / "runs.csv")
-
-    @property
-    def axes(self) -> list[str]:
-        """The grid parameters (the columns between ``status`` and the metrics), seed excluded."""
-        from .grid import grid_axes
-
-        axes = grid_axes(self.config, str(self.path / "experiment.toml"))
-        return [key for section in ("preprocess", "model") for key, _ in axes[section]]
-
-    def run(self, run_id: str) -> Run:
-        from .runs import load_run
-
-        return load_run(self.path / "runs" / run_id)
-
-
-def load_experiment(path: str | Path) -> Experiment:
-    """Open ``results/<experiment>``; a folder without ``runs.csv`` is a RunError."""
-    path = Path(path)
-    if not (path / "runs.csv").is_file():
-        raise RunError(f"{path}: not an experiment results folder (no runs.csv); run `topics run EXPERIMENT.toml` first")
-    return Experiment(path)
