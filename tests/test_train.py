@@ -140,7 +140,7 @@ def test_engine_parameters_are_resolved(planted):
     tomotopy = train_model(planted, TrainConfig(engine="tomotopy", num_topics=3, iterations=20), seed=0)
     assert tomotopy.parameters["iterations"] == 20 and tomotopy.parameters["workers"] == 1
     gensim = train_model(planted, TrainConfig(num_topics=3, passes=1), seed=0)
-    assert gensim.parameters["iterations"] == 20 and gensim.parameters["chunksize"] == 84
+    assert gensim.parameters["iterations"] == 10 and gensim.parameters["chunksize"] == 84
 
 
 def test_tomotopy_with_several_workers_is_marked_not_reproducible(planted):

@@ -83,7 +83,7 @@ class PreprocessConfig(Strict):
 Engine = Literal["gensim", "sklearn", "tomotopy"]
 
 #: the engine's own number of iterations when ``iterations`` is not given (see docs/engines.md)
-DEFAULT_ITERATIONS = {"gensim": 20, "sklearn": 10, "tomotopy": 1000}
+DEFAULT_ITERATIONS = {"gensim": 10, "sklearn": 10, "tomotopy": 1000}
 
 
 class TrainConfig(Strict):
@@ -98,7 +98,7 @@ class TrainConfig(Strict):
     num_topics: int = Field(10, ge=1, description="number of topics K")
     passes: int = Field(50, ge=1, description="passes over the corpus (gensim)")
     iterations: int | None = Field(
-        None, ge=1, description="E-step iterations per document (gensim, default 20); max_iter (sklearn, default 10); Gibbs sweeps (tomotopy, default 1000)"
+        None, ge=1, description="E-step iterations per document (gensim, default 10); max_iter (sklearn, default 10); Gibbs sweeps (tomotopy, default 1000)"
     )
     chunksize: int | None = Field(None, ge=1, description="documents per update (gensim; sklearn online batch_size); default: the whole corpus up to 100000")
     alpha: float | Literal["symmetric", "asymmetric", "auto"] = Field(0.1, description="document-topic prior (all engines)")
