@@ -112,13 +112,14 @@ def _scheme(tp, name: str):
 
 def _infer(lda, bow: Iterable[list[tuple[int, float]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Topic distributions, log-likelihoods and word counts of ``bow`` documents (one worker)."""
-    known = set(lda.used_vocabs)
+    vocabulary = list(lda.used_vocabs)
+    known = set(vocabulary)
     docs, lengths, empty = [], [], []
     for doc in bow:
         words = [w for w in _words(doc) if w in known]
         empty.append(not words)
         lengths.append(len(words))
-        docs.append(lda.make_doc(words or [next(iter(known))]))
+        docs.append(lda.make_doc(words or vocabulary[:1]))  # a placeholder, replaced by uniform below
     if not docs:
         return np.zeros((0, lda.k)), np.zeros(0), np.zeros(0)
     dists, log_likelihoods = lda.infer(docs, iterations=INFER_ITERATIONS, workers=1)
