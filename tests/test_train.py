@@ -175,3 +175,11 @@ def test_missing_tomotopy_says_how_to_install(planted, monkeypatch):
     monkeypatch.setitem(sys.modules, "tomotopy", None)  # import tomotopy now raises ImportError
     with pytest.raises(TopicsError, match=r"pip install -e '\.\[gibbs\]'"):
         train_model(planted, config_for("tomotopy"), seed=0)
+
+
+@pytest.mark.parametrize("engine", ALL_ENGINES)
+def test_inference_of_new_documents_is_repeatable(planted, engine):
+    trained = train_model(planted, config_for(engine), seed=2)
+    bow = list(planted.bow("test"))
+    first = infer_doc_topics(engine, trained.native, bow, 2)
+    np.testing.assert_array_equal(first, infer_doc_topics(engine, trained.native, bow, 2))
