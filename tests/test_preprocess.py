@@ -1,0 +1,298 @@
+"""topics.preprocess and topics.tokenize on real text: gensim's Lee corpus, the seed article, BBC (OCTIS)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gensim.corpora import Dictionary, MmCorpus
+from gensim.models.phrases import Phrases
+from gensim.test.utils import datapath
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from topics.config import PreprocessConfig
+from topics.corpus import CorpusReport, Document
+from topics.errors import ConfigError, CorpusError
+from topics.preprocess import PreparedCorpus, preprocess, tokenize_documents
+from topics.tokenize import Pipeline, count_phrase_vocab, load_stopwords, phrases_from_counts
+
+LEE = Path(datapath("lee_background.cor"))
+
+
+class DocumentsCorpus:
+    """The duck type preprocess relies on: re-iterable Documents, .report, .fingerprint(), .format."""
+
+    def __init__(self, documents: list[Document], format: str = "lines", fail_after: int | None = None):
+        self.documents = documents
+        self.format = format
+        self.fail_after = fail_after
+        self.report = CorpusReport()
+
+    def __iter__(self):
+        self.report = CorpusReport()
+        for index, doc in enumerate(self.documents):
+            if self.fail_after is not None and index == self.fail_after:
+                raise OSError("disk vanished (simulated)")
+            self.report.documents_read += 1
+            yield doc
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(repr([(d.id, d.text, d.tokens, d.split) for d in self.documents]).encode()).hexdigest()
+
+
+def lee_corpus(**kwargs) -> DocumentsCorpus:
+    lines = LEE.read_text(encoding="utf-8").splitlines()
+    docs = [Document(id=f"lee-{i}", text=line, source=f"{LEE}:{i + 1}", title=f"Lee {i}") for i, line in enumerate(lines)]
+    return DocumentsCorpus(docs, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def lee_prepared(tmp_path_factory) -> PreparedCorpus:
+    return preprocess(lee_corpus(), PreprocessConfig(), tmp_path_factory.mktemp("lee") / "prepared", processes=1)
+
+
+# --- the tokeniser ---------------------------------------------------------------------------
+
+
+def test_pipeline_keeps_words_and_drops_noise(seed_article):
+    pipeline = Pipeline(PreprocessConfig())
+    tokens = pipeline(
+        "Putin's well-known visit: see https://example.com/news?id=3 or mail press@kremlin.ru. "
+        "In 2009, 3.5% of the countries were exporting natural gas; it's the best deal."
+    )
+    assert "well-known" in tokens
+    assert "putin" in tokens and "putin's" not in tokens
+    assert "country" in tokens and "countries" not in tokens  # lemmas
+    assert "export" in tokens
+    for gone in ("https://example.com/news?id=3", "example", "press@kremlin.ru", "kremlin.ru", "2009", "3.5", "the", "of", "it", "in"):
+        assert gone not in tokens
+    seed = pipeline(seed_article.read_text(encoding="utf-8"))
+    assert {"putin", "china", "russia", "vladimir", "natural", "gas"} <= set(seed)
+    assert not {"the", "and", "with", "2014", "2009"} & set(seed)
+
+
+def test_capitalised_names_are_not_mangled_by_lemmas():
+    tokens = Pipeline(PreprocessConfig())("Wales and the United States hunted bin Laden in 2001")
+    assert {"wales", "united", "states", "laden"} <= set(tokens)
+
+
+def test_stopword_lists(tmp_path):
+    english = load_stopwords(["english"])
+    assert {"the", "and", "whereas", "don't", "amoungst"} <= english  # gensim + scikit-learn + contractions
+    assert {"и", "не", "что"} <= load_stopwords(["russian"])
+    words = tmp_path / "words.txt"
+    words.write_text("# comment\nPutin\n\ngas\n", encoding="utf-8")
+    assert load_stopwords([str(words)]) == {"putin", "gas"}
+    with pytest.raises(ConfigError, match="choose from"):
+        load_stopwords(["klingon"])
+
+
+def test_unknown_language_is_a_config_error():
+    with pytest.raises(ConfigError, match="simplemma"):
+        Pipeline(PreprocessConfig(language="xx"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=300), shortest=st.integers(1, 5), extra=st.integers(0, 20), lemmatize=st.booleans())
+def test_tokenizer_properties(text, shortest, extra, lemmatize):
+    config = PreprocessConfig(min_token_length=shortest, max_token_length=shortest + extra, lemmatize=lemmatize)
+    for token in Pipeline(config)(text):
+        assert token == token.lower()
+        assert shortest <= len(token) <= shortest + extra
+        assert not any(char.isspace() for char in token)
+
+
+# --- collocations ----------------------------------------------------------------------------
+
+
+def test_phrase_counts_match_gensim_phrases():
+    pipeline = Pipeline(PreprocessConfig())
+    texts = [pipeline(line) for line in LEE.read_text(encoding="utf-8").splitlines()]
+    ours = phrases_from_counts(*count_phrase_vocab(iter(texts)), min_count=5, threshold=10.0)
+    theirs = Phrases(texts, min_count=5, threshold=10.0).freeze()
+    assert ours.phrasegrams == theirs.phrasegrams
+    assert len(ours.phrasegrams) > 50
+    assert [ours[t] for t in texts[:20]] == [theirs[t] for t in texts[:20]]
+
+
+def test_lee_bigrams(lee_prepared):
+    vocabulary = set(lee_prepared.vocabulary)
+    assert {"bin_laden", "yasser_arafat", "prime_minister", "new_york", "united_states", "ricky_ponting"} <= vocabulary
+    assert lee_prepared.report["phrases"][0] > 100
+
+
+def test_trigrams_learn_a_second_layer(tmp_path):
+    prepared = preprocess(lee_corpus(), PreprocessConfig(phrases="trigrams", phrase_min_count=3), tmp_path / "tri", processes=1)
+    layers = json.loads((tmp_path / "tri" / "phrases.json").read_text())["layers"]
+    assert len(layers) == 2
+    assert any(word.count("_") >= 2 for word in prepared.vocabulary)  # e.g. osama_bin_laden
+
+
+# --- outputs ---------------------------------------------------------------------------------
+
+
+def test_filter_extremes_is_respected(tmp_path, lee_prepared):
+    df = lee_prepared.document_frequency
+    assert df.min() >= 5 and df.max() <= 0.5 * lee_prepared.num_docs
+    small = preprocess(lee_corpus(), PreprocessConfig(no_below=2, no_above=0.3, keep_n=200), tmp_path / "small", processes=1)
+    assert small.num_terms == 200
+    assert small.document_frequency.min() >= 2 and small.document_frequency.max() <= 0.3 * small.num_docs
+    assert small.config.keep_n == 200
+
+
+def test_outputs_are_present_and_consistent(lee_prepared):
+    path = lee_prepared.path
+    for name in ("dictionary.gensim", "vocabulary.txt", "corpus.mm", "tokens.npy", "offsets.npy", "documents.csv",
+                 "phrases.json", "report.json", "prepared.json", "term_frequency.npy", "document_frequency.npy"):
+        assert (path / name).is_file(), name
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp folders left
+    saved = Dictionary.load(str(path / "dictionary.gensim"))
+    assert [saved[i] for i in range(len(saved))] == lee_prepared.vocabulary
+    assert lee_prepared.dictionary.token2id == saved.token2id
+
+    texts = list(lee_prepared.texts())
+    bows = list(lee_prepared.bow())
+    assert len(texts) == len(bows) == lee_prepared.num_docs == 300
+    assert bows == [saved.doc2bow(text) for text in texts]
+    assert [[(i, int(c)) for i, c in doc] for doc in MmCorpus(str(path / "corpus.mm"))] == bows
+    assert sum(map(len, texts)) == lee_prepared.num_tokens == int(lee_prepared.term_frequency.sum())
+
+    documents = lee_prepared.documents
+    assert list(documents.columns) == ["id", "title", "date", "url", "source", "n_tokens", "label", "split"]
+    assert len(documents) == 300 and documents["id"].tolist() == [f"lee-{i}" for i in range(300)]
+    assert documents["n_tokens"].tolist() == [len(t) for t in texts]
+    assert list(lee_prepared.doc_ids())[:2] == ["lee-0", "lee-1"]
+
+    manifest = json.loads((path / "prepared.json").read_text())
+    assert manifest["preprocess"]["no_below"] == 5 and manifest["preprocess"]["keep_n"] == 100000
+    assert manifest["fingerprint"] == lee_prepared.fingerprint
+    assert {"gensim", "simplemma", "topics"} <= set(manifest["versions"])
+    report = lee_prepared.report
+    assert report["documents_read"] == 300 and report["vocabulary_size"] == lee_prepared.num_terms
+    assert report["seconds"] > 0
+
+
+def test_empty_documents_are_kept_and_reported(tmp_path):
+    docs = lee_corpus().documents[:60] + [Document(id="blank", text="the and of 2009 https://x.org", source="blank.txt")]
+    prepared = preprocess(DocumentsCorpus(docs), PreprocessConfig(no_below=2), tmp_path / "out", processes=1)
+    assert prepared.num_docs == 61
+    assert list(prepared.bow())[-1] == []
+    assert prepared.report["empty_documents"] == 1
+    assert prepared.report["empty_documents_listed"][0]["source"] == "blank.txt"
+
+
+# --- reuse, force, atomicity, errors --------------------------------------------------------
+
+
+def test_reuse_conflict_and_force(tmp_path):
+    out = tmp_path / "prepared"
+    first = preprocess(lee_corpus(), PreprocessConfig(), out, processes=1)
+    assert not first.reused
+    again = preprocess(lee_corpus(), PreprocessConfig(), out, processes=1)
+    assert again.reused and again.fingerprint == first.fingerprint
+    other = PreprocessConfig(phrases="none")
+    with pytest.raises(CorpusError, match=r"prepared.*different prepared corpus.*--out.*force"):
+        preprocess(lee_corpus(), other, out, processes=1)
+    replaced = preprocess(lee_corpus(), other, out, processes=1, force=True)
+    assert not replaced.reused and replaced.fingerprint != first.fingerprint
+    assert not any("_" in word for word in replaced.vocabulary)
+    assert [p.name for p in tmp_path.iterdir()] == ["prepared"]
+
+
+def test_failure_midway_leaves_no_folder(tmp_path):
+    out = tmp_path / "prepared"
+    with pytest.raises(OSError, match="simulated"):
+        preprocess(lee_corpus(fail_after=150), PreprocessConfig(), out, processes=2)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_token_pass_is_one_pass_and_preprocess_needs_a_reiterable(tmp_path):
+    docs = lee_corpus().documents[:40]
+    n_docs, tally = tokenize_documents(
+        iter(docs), Pipeline(PreprocessConfig()), tmp_path / "tokens.txt", tmp_path / "meta.csv", tally="dictionary", processes=2
+    )
+    assert n_docs == 40 and tally.num_docs == 40
+    with pytest.raises(CorpusError, match="re-iterable"):
+        preprocess(iter(docs), PreprocessConfig(), tmp_path / "out")
+
+
+def test_processes_give_identical_outputs(tmp_path, lee_prepared):
+    progress: list[int] = []
+    two = preprocess(lee_corpus(), PreprocessConfig(), tmp_path / "two", processes=2, progress=progress.append)
+    assert progress[-1] == 300 and progress == sorted(progress)
+    for name in ("tokens.npy", "offsets.npy", "vocabulary.txt", "documents.csv", "corpus.mm", "phrases.json",
+                 "term_frequency.npy", "document_frequency.npy"):
+        assert (two.path / name).read_bytes() == (lee_prepared.path / name).read_bytes(), name
+    assert two.fingerprint == lee_prepared.fingerprint
+
+
+def test_empty_corpus_and_empty_vocabulary_are_errors(tmp_path):
+    with pytest.raises(CorpusError, match="no documents"):
+        preprocess(DocumentsCorpus([]), PreprocessConfig(), tmp_path / "a", processes=1)
+    with pytest.raises(CorpusError, match="no_below"):
+        preprocess(lee_corpus(), PreprocessConfig(no_below=1000), tmp_path / "b", processes=1)
+    with pytest.raises(CorpusError, match="stopwords"):
+        preprocess(lee_corpus(), PreprocessConfig(min_token_length=39, max_token_length=40), tmp_path / "c", processes=1)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_output_folder(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(CorpusError, match="a-file"):
+        preprocess(lee_corpus(), PreprocessConfig(), blocker / "prepared", processes=1)
+
+
+def test_load_rejects_other_folders(tmp_path, lee_prepared):
+    with pytest.raises(CorpusError, match="topics preprocess"):
+        PreparedCorpus.load(tmp_path)
+    (tmp_path / "prepared.json").write_text(json.dumps({"format_version": 999}))
+    with pytest.raises(CorpusError, match="format version 999.*topics preprocess"):
+        PreparedCorpus.load(tmp_path)
+    loaded = PreparedCorpus.load(lee_prepared.path)
+    assert loaded.num_terms == lee_prepared.num_terms and not loaded.reused
+
+
+# --- held-out split, OCTIS input, new text ----------------------------------------------------
+
+
+def test_heldout_split_is_seeded(tmp_path):
+    config = PreprocessConfig(heldout=0.2, split_seed=3)
+    a = preprocess(lee_corpus(), config, tmp_path / "a", processes=1)
+    b = preprocess(lee_corpus(), config, tmp_path / "b", processes=2)
+    c = preprocess(lee_corpus(), config.model_copy(update={"split_seed": 4}), tmp_path / "c", processes=1)
+    assert a.documents["split"].tolist() == b.documents["split"].tolist()
+    assert a.documents["split"].tolist() != c.documents["split"].tolist()
+    test_ids = list(a.doc_ids("test"))
+    assert len(test_ids) == 60 and len(list(a.bow("train"))) == 240 == len(a.bow("train"))
+    # one dictionary for all documents
+    assert a.vocabulary == c.vocabulary
+
+
+def test_octis_tokens_pass_through(shared_data, tmp_path):
+    lines = (shared_data / "bbc-news-preprocessed" / "corpus.tsv").read_text(encoding="utf-8").splitlines()[:40]
+    docs = []
+    for i, line in enumerate(lines):
+        text, split, label = line.split("\t")
+        docs.append(Document(id=str(i), text=text, tokens=tuple(text.split()), split=split, label=label, source=f"corpus.tsv:{i + 1}"))
+    prepared = preprocess(DocumentsCorpus(docs, format="octis"), PreprocessConfig(heldout=0.3), tmp_path / "octis", processes=2)
+    assert list(prepared.texts()) == [list(d.tokens) for d in docs]  # unchanged: no stopwords, lemmas, phrases, filtering
+    assert prepared.documents["split"].tolist() == [d.split for d in docs]
+    assert prepared.documents["label"].tolist() == [d.label for d in docs]
+    assert (prepared.config.no_below, prepared.config.no_above, prepared.config.keep_n) == (1, 1.0, None)
+    assert prepared.config.phrases == "none"
+    assert any("heldout ignored" in w for w in prepared.report["warnings"])
+
+
+def test_prepare_texts_matches_training_tokens(lee_prepared):
+    lines = LEE.read_text(encoding="utf-8").splitlines()
+    texts = list(lee_prepared.texts())
+    for index in (0, 17, 299):
+        assert next(lee_prepared.prepare_texts([lines[index]])) == texts[index]
+    new = next(lee_prepared.prepare_texts(["Police sought bin Laden; the Prime Minister met in New York, 2001."]))
+    assert {"bin_laden", "prime_minister", "new_york"} <= set(new)
