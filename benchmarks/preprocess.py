@@ -90,6 +90,9 @@ def child(args) -> None:
         facts = {"docs": prepared.num_docs, "tokens": report["num_tokens_before_filtering"], "terms": prepared.num_terms,
                  "processes": report["processes"]}
     facts["seconds"] = time.perf_counter() - started
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    facts["cpu_main"] = me.ru_utime + me.ru_stime
+    facts["cpu_workers"] = kids.ru_utime + kids.ru_stime
     facts["rss_main_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     facts["rss_worker_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps(facts))
@@ -132,17 +135,22 @@ def main() -> None:
             facts = run_child(mode, temp / "posts", temp / f"out-{mode}-{repeat}", repeat, args.limit)
             rows.append((label, facts))
 
-    header = f"{'run':<72} {'docs':>7} {'tokens':>9} {'sec':>7} {'docs/s':>8} {'tokens/s':>10} {'RSS main MB':>11} {'RSS worker MB':>13}"
+    header = f"{'run':<72} {'docs':>7} {'tokens':>9} {'sec':>7} {'docs/s':>8} {'tokens/s':>10} {'CPU main s':>10} {'CPU wrk s':>9} {'RSS main MB':>11} {'RSS worker MB':>13}"
     print(header)
     print("-" * len(header))
     for label, f in rows:
         print(f"{label:<72} {f['docs']:>7} {f['tokens']:>9} {f['seconds']:>7.1f} {f['docs'] / f['seconds']:>8.0f} "
-              f"{f['tokens'] / f['seconds']:>10.0f} {f['rss_main_mb']:>11.0f} {f['rss_worker_mb']:>13.0f}")
+              f"{f['tokens'] / f['seconds']:>10.0f} {f['cpu_main']:>10.1f} {f['cpu_workers']:>9.1f} {f['rss_main_mb']:>11.0f} {f['rss_worker_mb']:>13.0f}")
     hand, one, many, many4 = (f for _, f in rows)
     print()
     print(f"speed-up all cores vs 1 process: {one['seconds'] / many['seconds']:.2f}x (target >= 1.7x on 2 cores)")
     print(f"ours (all cores) vs hand loop:   {hand['seconds'] / many['seconds']:.2f}x as fast (target >= 1.0x)")
     print(f"ours (1 process) vs hand loop:   {hand['seconds'] / one['seconds']:.2f}x as fast")
+    load = os.getloadavg()[0]
+    print(f"load average now: {load:.1f} on {cores} cores (other work on the machine slows the parallel runs)")
+    critical = max(many["cpu_main"], many["cpu_workers"] / cores)
+    print(f"CPU-bound speed-up estimate:     {(one['cpu_main'] + one['cpu_workers']) / critical:.2f}x "
+          "(1-process CPU / busiest of main and mean worker CPU, all cores)")
     peak1 = max(many["rss_main_mb"], many["rss_worker_mb"])
     peak4 = max(many4["rss_main_mb"], many4["rss_worker_mb"])
     print(f"peak memory x4 / x1:             {peak4 / peak1:.2f} (main {many4['rss_main_mb'] / many['rss_main_mb']:.2f}, "

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from gensim.corpora import Dictionary, MmCorpus
 from gensim.models.phrases import Phrases
@@ -19,7 +17,12 @@ from topics.config import PreprocessConfig
 from topics.corpus import CorpusReport, Document
 from topics.errors import ConfigError, CorpusError
 from topics.preprocess import PreparedCorpus, preprocess, tokenize_documents
-from topics.tokenize import Pipeline, count_phrase_vocab, load_stopwords, phrases_from_counts
+from topics.tokenize import (
+    Pipeline,
+    count_phrase_vocab,
+    load_stopwords,
+    phrases_from_counts,
+)
 
 LEE = Path(datapath("lee_background.cor"))
 

@@ -43,7 +43,7 @@ import queue
 import shutil
 import time
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from importlib import metadata
@@ -172,7 +172,7 @@ def _worker(task, inbox, outbox) -> None:
         while (chunk := inbox.get()) is not None:
             outbox.put(("ok", task(chunk)))
         outbox.put(("tally", task.tally))
-    except BaseException as error:  # handed to the main process, which raises it
+    except BaseException as error:  # noqa: BLE001 - handed to the main process, which raises it
         outbox.put(("error", error))
 
 
@@ -433,7 +433,7 @@ def preprocess(
         _write_json(work / "report.json", facts)
         manifest = {
             "format_version": FORMAT_VERSION,
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "preprocess": resolved.model_dump(mode="json"),
             "corpus": _corpus_description(corpus),
             "input_fingerprint": input_fingerprint,

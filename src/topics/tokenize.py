@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -144,7 +144,7 @@ _EN_CONTRACTIONS = [f"{base}n't" for base in (
 ]
 
 
-@lru_cache(maxsize=None)
+@cache
 def english_stopwords() -> frozenset[str]:
     """gensim's STOPWORDS and scikit-learn's ENGLISH_STOP_WORDS together, plus common contractions."""
     from gensim.parsing.preprocessing import STOPWORDS
@@ -153,7 +153,7 @@ def english_stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS) | frozenset(ENGLISH_STOP_WORDS) | frozenset(_EN_CONTRACTIONS)
 
 
-@lru_cache(maxsize=None)
+@cache
 def russian_stopwords() -> frozenset[str]:
     """The list shipped as package data (``topics/data/stopwords-ru.txt``, NLTK's list extended)."""
     text = resources.files("topics").joinpath("data/stopwords-ru.txt").read_text(encoding="utf-8")
