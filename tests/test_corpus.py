@@ -196,7 +196,7 @@ def awkward_folder(tmp_path):
     write(folder / "j_duplicate.txt", "Plain UTF-8 text about Москва.\n")
     write(folder / "k_garbage.txt", bytes(range(0x80, 0x100)) * 3)
     write(folder / "sub" / "l_nested.txt", "Nested text.")
-    write(folder / "m_ignored.md", "not a .txt file")
+    write(folder / "m_notes.md", "a text file of another extension is a document too")
     write(folder / "n_utf16.txt", "UTF-16 with a mark.".encode("utf-16"))
     return folder
 
@@ -213,7 +213,8 @@ def test_text_folder_decodes_and_skips(awkward_folder, capsys, caplog):
     assert documents["f_latin1"].text == LATIN
     assert documents["sub/l_nested"].text == "Nested text."
     assert documents["n_utf16"].text == "UTF-16 with a mark."
-    assert set(documents) == {"a_utf8", "b_bom", "c_crlf", "d_cp1251", "e_cp1252", "f_latin1", "sub/l_nested", "n_utf16"}
+    assert documents["m_notes"].text == "a text file of another extension is a document too"
+    assert set(documents) == {"a_utf8", "b_bom", "c_crlf", "d_cp1251", "e_cp1252", "f_latin1", "sub/l_nested", "n_utf16", "m_notes"}
     skipped = reasons(corpus)
     assert skipped["g_empty.txt"] == "empty file"
     assert skipped["h_blank.txt"] == "empty file"
@@ -221,7 +222,7 @@ def test_text_folder_decodes_and_skips(awkward_folder, capsys, caplog):
     assert skipped["j_duplicate.txt"] == f"duplicate of {awkward_folder / 'a_utf8.txt'}"
     assert skipped["k_garbage.txt"] == "not UTF-8, cp1251 or cp1252"
     assert len(skipped) == 5
-    assert corpus.report.documents_read == 8
+    assert corpus.report.documents_read == 9
     assert capsys.readouterr() == ("", "")  # logs, never prints
     assert f"{awkward_folder / 'i_binary.txt'}: binary file (NUL bytes); skipped" in caplog.messages
 
@@ -461,3 +462,28 @@ def test_fingerprint_depends_on_content_and_options_not_location(tmp_path, seed_
     jsonl = write(tmp_path / "d.jsonl", '{"text": "a"}\n')
     assert read_corpus(jsonl).fingerprint() != read_corpus(jsonl, text_field="body").fingerprint()
     assert len(read_corpus("sample:lee").fingerprint()) == 64
+
+
+def test_text_folder_reads_files_without_extension(tmp_path):
+    # the raw 20 Newsgroups posts are files named by number, with no extension
+    group = tmp_path / "posts" / "sci.space"
+    group.mkdir(parents=True)
+    (group / "60001").write_text("From: a@b.c\nSubject: orbit\n\nThe shuttle reached orbit.", encoding="latin-1")
+    (group / "60002").write_bytes(b"\x00\x01binary")
+    corpus = read_corpus(tmp_path / "posts")
+    assert corpus.format == "text"
+    documents = list(corpus)
+    assert [d.id for d in documents] == ["sci.space/60001"]
+    assert "shuttle reached orbit" in documents[0].text
+    assert [s.source.endswith("60002") for s in corpus.report.skipped] == [True]
+
+
+def test_article_folder_reports_stray_files(tmp_path, seed_article):
+    folder = tmp_path / "news"
+    folder.mkdir()
+    shutil.copy(seed_article, folder / "a.txt")
+    (folder / "notes.md").write_text("# Notes\n\nnot an article", encoding="utf-8")
+    corpus = read_corpus(folder)
+    assert corpus.format == "articles"
+    assert [d.id for d in corpus] == ["a"]
+    assert [(s.source.endswith("notes.md"), s.reason) for s in corpus.report.skipped] == [(True, "not a .txt article file (.md)")]

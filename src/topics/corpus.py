@@ -142,8 +142,12 @@ def parse_article(text: str, doc_id: str, source: str) -> tuple[Document, list[s
 
 
 def read_articles(path: Path, config: CorpusConfig, warnings: Counter) -> Iterator[Document | Skipped]:
-    """A folder of article files (see ``parse_article``); id = file name without extension."""
+    """A folder of ``.txt`` article files (see ``parse_article``); id = file name without extension.
+    Other files are skipped with a reason, so a stray file never goes unnoticed."""
     for file, text, reason in read_files(path):
+        if file.suffix.lower() != ".txt":
+            yield Skipped(str(file), f"not a .txt article file ({file.suffix or 'no extension'})")
+            continue
         if text is None:
             yield Skipped(str(file), reason)
             continue
@@ -153,7 +157,8 @@ def read_articles(path: Path, config: CorpusConfig, warnings: Counter) -> Iterat
 
 
 def read_text(path: Path, config: CorpusConfig, warnings: Counter) -> Iterator[Document | Skipped]:
-    """A folder of plain ``.txt`` files, one document each; id = relative path without extension."""
+    """A folder of plain-text files (any name, e.g. the 20 Newsgroups posts), one document each;
+    id = relative path without extension. Binary and undecodable files are skipped with a reason."""
     for file, text, reason in read_files(path):
         if text is None:
             yield Skipped(str(file), reason)
@@ -339,7 +344,7 @@ def detect_format(path: str | Path) -> str:
     if path.is_dir():
         if (path / "corpus.tsv").is_file() and (path / "vocabulary.txt").is_file():
             return "octis"
-        first = next(iter_files(path), None)
+        first = next(iter_files(path, ".txt"), None)
         return "articles" if first is not None and _looks_like_article(first) else "text"
     suffix = path.suffix.lower()
     return {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}.get(suffix, "lines")

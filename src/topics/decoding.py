@@ -83,8 +83,9 @@ def read_lines(path: Path, warnings: Counter) -> Iterator[tuple[int, str | None,
                 yield number, normalize_newlines(raw.decode(fallback, errors="replace")), ""
 
 
-def iter_files(folder: Path, suffix: str = ".txt") -> Iterator[Path]:
-    """Files under ``folder`` ending in ``suffix`` (any case), recursively, in sorted order; hidden ones left out."""
+def iter_files(folder: Path, suffix: str | None = None) -> Iterator[Path]:
+    """Files under ``folder`` (ending in ``suffix``, any case, when given), recursively, in sorted order;
+    hidden ones left out."""
     try:
         entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
     except OSError as error:
@@ -95,12 +96,12 @@ def iter_files(folder: Path, suffix: str = ".txt") -> Iterator[Path]:
             continue
         if entry.is_dir():
             yield from iter_files(Path(entry.path), suffix)
-        elif entry.name.lower().endswith(suffix):
+        elif suffix is None or entry.name.lower().endswith(suffix):
             yield Path(entry.path)
 
 
 def read_files(folder: Path) -> Iterator[tuple[Path, str | None, str]]:
-    """Decoded ``.txt`` files under ``folder``: ``(path, text, "")`` or ``(path, None, reason)``.
+    """Decoded files under ``folder``: ``(path, text, "")`` or ``(path, None, reason)``.
 
     Empty, binary, unreadable and undecodable files get a reason, and so does a file whose text is
     exactly that of an earlier one (``duplicate of <earlier path>``); only digests are kept.
