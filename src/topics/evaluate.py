@@ -170,7 +170,8 @@ def heldout_perplexity(run: Run) -> dict[str, Any]:
     engine = run.manifest.get("engine", "gensim")
     if engine not in HELDOUT_BOUNDS:
         raise ConfigError(unknown_name("engine", engine, list(HELDOUT_BOUNDS)))
-    bound, method = HELDOUT_BOUNDS[engine](run.native_model(), heldout, run.seed)
+    training_docs = sum(1 for _ in prepared.doc_ids("train"))
+    bound, method = HELDOUT_BOUNDS[engine](run.native_model(), heldout, run.seed, training_docs)
     return {"perplexity": float(np.exp(-bound)), "per_word_bound": bound, "method": method}
 
 

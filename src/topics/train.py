@@ -160,10 +160,17 @@ def infer_doc_topics(engine: str, native: Any, bow: Iterable[list[tuple[int, flo
     return INFERRERS[engine](native, bow, seed)
 
 
-def gensim_heldout_bound(lda, bow: Iterable[list[tuple[int, float]]], seed: int) -> tuple[float, str]:
-    """gensim's per-word variational bound (natural log) on ``bow``, E-step seeded by ``seed``."""
+def gensim_heldout_bound(lda, bow: Iterable[list[tuple[int, float]]], seed: int, total_docs: int) -> tuple[float, str]:
+    """gensim's per-word variational bound (natural log) on ``bow``, E-step seeded by ``seed``.
+
+    The bound has a corpus-wide term (the topic-word Dirichlet) besides the documents' terms;
+    ``total_docs`` (the training corpus size) scales the documents' part up to the corpus, as gensim
+    does when it logs perplexity during training. Without it, on a small held-out set the corpus-wide
+    term dominates and the "perplexity" exceeds that of a uniform model.
+    """
     lda.random_state = np.random.RandomState(seed)
-    return float(lda.log_perplexity(list(bow))), "gensim LdaModel.log_perplexity: variational bound per word"
+    bound = float(lda.log_perplexity(list(bow), total_docs=total_docs))
+    return bound, "gensim LdaModel.log_perplexity(total_docs = training documents): variational bound per word"
 
 
 # Tables, one row per engine: how to train, save, load, infer and score held-out documents.
@@ -184,7 +191,7 @@ INFERRERS: dict[str, Callable[[Any, Iterable, int], np.ndarray]] = {
     "tomotopy": tomotopy_lda.doc_topics_of,
 }
 #: per-word held-out log-likelihood (natural log) and a note of how it was computed
-HELDOUT_BOUNDS: dict[str, Callable[[Any, Iterable, int], tuple[float, str]]] = {
+HELDOUT_BOUNDS: dict[str, Callable[[Any, Iterable, int, int], tuple[float, str]]] = {
     "gensim": gensim_heldout_bound,
     "sklearn": sklearn_lda.heldout_bound,
     "tomotopy": tomotopy_lda.heldout_bound,

@@ -2,7 +2,7 @@
 
 Each module offers ``train(prepared, config, seed)`` returning ``(native, topic_word, doc_topics,
 reproducible, parameters)``, ``doc_topics(native, bow, seed)``, ``save(native, directory)`` and
-``load(directory)``; ``heldout_bound(native, bow, seed)`` gives the per-word log-likelihood used by
+``load(directory)``; ``heldout_bound(native, bow, seed, total_docs)`` gives the per-word log-likelihood used by
 ``topics.evaluate.heldout_perplexity``.
 """
 

@@ -67,7 +67,7 @@ def doc_topics_of(lda, bow: Iterable[list[tuple[int, float]]], seed: int) -> np.
     return normalise_rows(lda.transform(matrix))
 
 
-def heldout_bound(lda, bow: Iterable[list[tuple[int, float]]], seed: int) -> tuple[float, str]:
+def heldout_bound(lda, bow: Iterable[list[tuple[int, float]]], seed: int, total_docs: int) -> tuple[float, str]:
     """Per-word log-likelihood bound (natural log) from scikit-learn's ``perplexity`` = exp(-bound)."""
     matrix = bow_matrix(bow, lda.components_.shape[1])
     perplexity = float(lda.perplexity(matrix))

@@ -135,7 +135,7 @@ def doc_topics_of(lda, bow: Iterable[list[tuple[int, float]]], seed: int) -> np.
     return normalise_rows(_infer(lda, bow)[0])
 
 
-def heldout_bound(lda, bow: Iterable[list[tuple[int, float]]], seed: int) -> tuple[float, str]:
+def heldout_bound(lda, bow: Iterable[list[tuple[int, float]]], seed: int, total_docs: int) -> tuple[float, str]:
     """Per-word log-likelihood (natural log) of held-out documents from tomotopy's ``infer``."""
     bow = list(bow)
     _, log_likelihoods, lengths = _infer(lda, bow)
