@@ -1,7 +1,7 @@
 """Experiment plots (matplotlib, PNG): coherence, diversity and perplexity against K.
 
-Each point is the mean over seeds with an error bar of one standard deviation; a line per
-coherence measure (and per setting of the other grid parameters, when there are any).
+Each point is the mean over seeds with an error bar of one standard deviation; one panel per
+measure, a line per setting of the other grid parameters when there are any.
 """
 
 from __future__ import annotations
@@ -59,21 +59,28 @@ def write_plots(table: pd.DataFrame, folder: Path, axes: Sequence[str], measures
         return []
     others = [a for a in axes if a not in ("num_topics", "seed") and a in done.columns and done[a].nunique() > 1]
     plots = {
-        "coherence_vs_k.png": ([m for m in COHERENCE if m in measures], "coherence"),
+        "coherence_vs_k.png": ([m for m in COHERENCE if m in measures and m in done.columns], "coherence"),
         "diversity_vs_k.png": (["diversity"], "topic diversity (top 25 words)"),
         "perplexity_vs_k.png": (["perplexity"], "held-out perplexity"),
     }
     written = []
     for name, (plot_measures, ylabel) in plots.items():
-        figure, ax = plt.subplots(figsize=(6.4, 4.2))
+        plot_measures = [m for m in plot_measures if m in done.columns and not done[m].isna().all()]
+        if not plot_measures:
+            continue
+        # one panel per measure: their scales differ (u_mass is negative and wide, c_npmi near 0)
+        figure, panels = plt.subplots(
+            len(plot_measures), 1, figsize=(6.4, 1.2 + 2.6 * len(plot_measures)), sharex=True, squeeze=False
+        )
         try:
-            if not _lines(ax, done, plot_measures, others):
-                continue
-            ax.set_xlabel("number of topics K")
-            ax.set_ylabel(ylabel)
-            ax.set_title(f"{ylabel} vs K (mean ± sd over seeds)")
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize="small")
+            for ax, measure in zip(panels[:, 0], plot_measures):
+                _lines(ax, done, [measure], others)
+                ax.set_ylabel(measure if len(plot_measures) > 1 else ylabel)
+                ax.grid(alpha=0.3)
+                if others:
+                    ax.legend(fontsize="small")
+            panels[-1, 0].set_xlabel("number of topics K")
+            panels[0, 0].set_title(f"{ylabel} vs K (mean ± sd over seeds)")
             _save(figure, folder / name)
             written.append(folder / name)
         finally:
