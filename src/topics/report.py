@@ -298,6 +298,22 @@ def choose_run(folder: Path, table: pd.DataFrame, run_id: str | None, metric: st
     return str(candidates.loc[best, "run_id"]), f"the best run by {column} ({'lowest' if lower else 'highest'})"
 
 
+def _settings_section(table: pd.DataFrame, metric: str | None) -> str:
+    """The settings aggregated over seeds (mean, sd, 95% CI), best first, with the best-vs-runner-up test."""
+    from .compare import aggregate
+    from .errors import TopicsError
+
+    column = _metric_column(table, metric)
+    if column is None:
+        return "<p class=\"note\">No run has a score to compare settings by.</p>"
+    try:
+        comparison = aggregate(table, column)
+    except TopicsError as error:
+        return f"<p class=\"note\">{_e(error)}</p>"
+    return f"<p>{_e(comparison.verdict())}</p><div class=\"scroll\">" + comparison.table.to_html(
+        index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0) + "</div>"
+
+
 def experiment_report(folder: Path, *, run_id: str | None = None, metric: str | None = None, period: str = "month",
                       words: int = 10, docs: int = 5) -> str:
     """The full HTML page for an experiment: comparison table, summary, plots, then one run in detail."""
@@ -309,15 +325,14 @@ def experiment_report(folder: Path, *, run_id: str | None = None, metric: str | 
     run = load_run(folder / "runs" / chosen)
     title = f"Experiment {folder.name}"
     parts = [f"<h1>{_e(title)}</h1>", "<nav><a href=\"#comparison\">comparison</a><a href=\"#plots\">plots</a>"
-             "<a href=\"#run\">best run</a></nav>", "<h2 id=\"comparison\">Runs compared</h2>"]
+             "<a href=\"#run\">best run</a></nav>", "<h2 id=\"comparison\">Settings compared over seeds</h2>"]
+    parts.append(_settings_section(table, metric or _experiment_metric(folder, table)))
+    parts.append("<h2>Every run</h2>")
     shown = table.copy()
     if "run_id" in shown:
         shown["run_id"] = shown["run_id"].map(lambda r: f"<b>{_e(r)}</b>" if r == chosen else _e(r))
     parts.append("<div class=\"scroll\">" + shown.to_html(index=False, escape=False, float_format=lambda v: f"{v:.4g}",
                                                            na_rep="", border=0) + "</div>")
-    summary = folder / "summary.md"
-    if summary.is_file():
-        parts.append("<h2>Summary</h2><pre>" + _e(summary.read_text(encoding="utf-8")) + "</pre>")
     plots = sorted((folder / "plots").glob("*.png")) if (folder / "plots").is_dir() else []
     parts.append("<h2 id=\"plots\">Plots</h2>")
     if plots:
