@@ -168,7 +168,7 @@ def test_experiment_report_details_the_best_run(dated_run, tmp_path):
     assert result.exit_code == 0, result.output
     page = (experiment / "report.html").read_text(encoding="utf-8")
     assert_self_contained(page)
-    assert "Run k3: the best run by c_npmi (highest)" in page and "coherence" in page and "best: k3" in page
+    assert "Run k3: the best run by c_npmi (highest)" in page and "coherence" in page and "best: num_topics=3" in page
     assert page.count('class="topic"') == 3
     invoke("report", experiment, "--run", "k2")
     assert "Run k2: chosen with --run" in (experiment / "report.html").read_text(encoding="utf-8")
