@@ -145,3 +145,51 @@ def test_python_dash_m_works():
 
     out = subprocess.run([sys.executable, "-m", "topics", "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "preprocess" in out.stdout
+
+
+def test_evaluate_against_another_reference_maps_words_not_ids(lee_run, tmp_path):
+    """A reference prepared with other settings has other ids; scores must equal gensim's on its texts."""
+    from gensim.corpora import Dictionary
+    from gensim.models import CoherenceModel
+
+    from topics.preprocess import PreparedCorpus
+
+    reference_dir = tmp_path / "reference"
+    assert invoke("preprocess", "sample:lee", "--out", reference_dir, "--no-below", 1, "--no-above", 1.0, "--processes", "1").exit_code == 0
+    result = invoke("evaluate", lee_run, "--reference", reference_dir, "--measure", "c_npmi")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((lee_run / "metrics.json").read_text())
+    reference = PreparedCorpus.load(reference_dir)
+    assert metrics["settings"]["c_npmi"]["reference"]["fingerprint"] == reference.fingerprint
+    texts = list(reference.texts())
+    topics = pd.read_csv(lee_run / "topics.csv").query("rank <= 10").groupby("topic")["word"].apply(list).tolist()
+    expected = CoherenceModel(topics=topics, texts=texts, dictionary=Dictionary(texts), coherence="c_npmi", topn=10, processes=1)
+    per_topic = pd.read_csv(lee_run / "topic_metrics.csv")["c_npmi"].to_numpy()
+    assert per_topic == pytest.approx(expected.get_coherence_per_topic(), abs=1e-6)
+
+
+def test_evaluate_errors(lee_run, lee_prepared, tmp_path):
+    assert_clean_error(invoke("evaluate", lee_run, "--topn", 100000), "--topn", "vocabulary")
+    # a reference that shares no word with the topics
+    folder = tmp_path / "other"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"{i}.txt").write_text("zyxwv qwerty asdfgh " * 5, encoding="utf-8")
+    other = tmp_path / "other-prepared"
+    assert invoke("preprocess", folder, "--out", other, "--no-below", 1, "--no-above", 1.0, "--processes", "1").exit_code == 0
+    assert_clean_error(invoke("evaluate", lee_run, "--reference", other), "no words")
+
+
+def test_run_with_a_foreign_prepared_corpus_is_refused(lee_run, lee_prepared, tmp_path):
+    import tomllib
+
+    import tomli_w
+
+    copy = tmp_path / "run"
+    shutil.copytree(lee_run, copy)
+    other = tmp_path / "other"
+    assert invoke("preprocess", "sample:lee", "--out", other, "--no-below", 2, "--processes", "1").exit_code == 0
+    data = tomllib.loads((copy / "config.toml").read_text())
+    data["corpus"]["path"] = str(other)
+    (copy / "config.toml").write_text(tomli_w.dumps(data))
+    assert_clean_error(invoke("evaluate", copy), "do not belong together")
