@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,16 @@ from hypothesis import strategies as st
 from topics.config import PreprocessConfig
 from topics.corpus import CorpusReport, Document
 from topics.errors import ConfigError, CorpusError
-from topics.preprocess import PreparedCorpus, preprocess, tokenize_documents
+from topics.preprocess import (
+    PreparedCorpus,
+    Shard,
+    Workers,
+    preprocess,
+    tokenize_documents,
+)
 from topics.tokenize import (
+    TOKEN_RE,
+    PhraseJoiner,
     Pipeline,
     count_phrase_vocab,
     load_stopwords,
@@ -215,11 +224,11 @@ def test_failure_midway_leaves_no_folder(tmp_path):
 
 
 def test_token_pass_is_one_pass_and_preprocess_needs_a_reiterable(tmp_path):
-    docs = lee_corpus().documents[:40]
-    n_docs, tally = tokenize_documents(
-        iter(docs), Pipeline(PreprocessConfig()), tmp_path / "tokens.txt", tmp_path / "meta.csv", tally="dictionary", processes=2
-    )
-    assert n_docs == 40 and tally.num_docs == 40
+    docs = lee_corpus().documents
+    pipeline = Pipeline(PreprocessConfig())
+    with Workers([Shard(index, 2, tmp_path, pipeline) for index in range(2)]) as workers:
+        n_docs, tallies = tokenize_documents(iter(docs), workers, tmp_path / "meta.csv", tally="dictionary")
+    assert n_docs == 300 and [tally.num_docs for tally in tallies] == [128 + 44, 128]  # chunks alternate
     with pytest.raises(CorpusError, match="re-iterable"):
         preprocess(iter(docs), PreprocessConfig(), tmp_path / "out")
 
@@ -299,3 +308,64 @@ def test_prepare_texts_matches_training_tokens(lee_prepared):
         assert next(lee_prepared.prepare_texts([lines[index]])) == texts[index]
     new = next(lee_prepared.prepare_texts(["Police sought bin Laden; the Prime Minister met in New York, 2001."]))
     assert {"bin_laden", "prime_minister", "new_york"} <= set(new)
+
+
+# --- token ids in gensim's order ----------------------------------------------------------------
+
+
+def gensim_dictionary(prepared: PreparedCorpus) -> Dictionary:
+    """What a researcher builds from our texts with gensim alone, filtered as we filtered."""
+    dictionary = Dictionary(prepared.texts())
+    config = prepared.config
+    dictionary.filter_extremes(no_below=config.no_below, no_above=config.no_above, keep_n=config.keep_n)
+    return dictionary
+
+
+def test_token_ids_follow_gensim_dictionary_order(lee_prepared):
+    assert gensim_dictionary(lee_prepared).token2id == lee_prepared.dictionary.token2id
+    assert lee_prepared.vocabulary != sorted(lee_prepared.vocabulary)
+
+
+def test_token_ids_follow_gensim_order_for_octis_input(shared_data, tmp_path):
+    lines = (shared_data / "20newsgroups-preprocessed" / "corpus.tsv").read_text(encoding="utf-8").splitlines()[:700]
+    docs = []
+    for i, line in enumerate(lines):
+        text, split, label = line.split("\t")
+        docs.append(Document(id=str(i), text=text, tokens=tuple(text.split()), split=split, label=label, source=f"corpus.tsv:{i + 1}"))
+    one = preprocess(DocumentsCorpus(docs, format="octis"), PreprocessConfig(), tmp_path / "one", processes=1)
+    three = preprocess(DocumentsCorpus(docs, format="octis"), PreprocessConfig(), tmp_path / "three", processes=3)
+    assert Dictionary([list(d.tokens) for d in docs]).token2id == one.dictionary.token2id == three.dictionary.token2id
+    assert gensim_dictionary(three).token2id == three.dictionary.token2id
+
+
+def test_corpus_mm_is_byte_identical_to_gensim_mmwriter(lee_prepared, tmp_path):
+    from gensim.matutils import MmWriter
+
+    MmWriter.write_corpus(str(tmp_path / "gensim.mm"), lee_prepared.bow(), num_terms=lee_prepared.num_terms)
+    assert (tmp_path / "gensim.mm").read_bytes() == (lee_prepared.path / "corpus.mm").read_bytes()
+
+
+def test_phrase_joiner_matches_gensim_frozen_phrases():
+    import random
+
+    pipeline = Pipeline(PreprocessConfig())
+    texts = [pipeline(line) for line in LEE.read_text(encoding="utf-8").splitlines()]
+    frozen = phrases_from_counts(*count_phrase_vocab(texts), min_count=3, threshold=5.0)
+    joiner = PhraseJoiner(frozen)
+    assert [joiner(t) for t in texts] == [frozen[t] for t in texts]
+    words = sorted({word for phrase in frozen.phrasegrams for word in phrase.split("_")})[:20]
+    rng = random.Random(0)
+    for _ in range(2000):  # overlapping candidates: "a b c" with both "a_b" and "b_c" phrases
+        tokens = [rng.choice(words) for _ in range(rng.randint(0, 10))]
+        assert joiner(tokens) == frozen[tokens]
+
+
+def test_pipeline_splits_like_the_whole_text():
+    pipeline, fresh = Pipeline(PreprocessConfig()), Pipeline(PreprocessConfig())
+    text = LEE.read_text(encoding="utf-8") + " 3.5%\tU.S.-led 10/12x e-mail:a@b.co www.x.org/a. Putin's\u00a0bin-Laden's"
+    expected = []
+    for raw in TOKEN_RE.findall(unicodedata.normalize("NFKC", text)):
+        token = fresh.token(raw)
+        if token is not None:
+            expected.append(token)
+    assert pipeline(text) == expected

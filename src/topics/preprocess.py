@@ -1,8 +1,10 @@
 """From a corpus to a prepared corpus folder: tokens, collocations, dictionary, bag-of-words.
 
-``preprocess(corpus, config, out_dir)`` streams documents once through the token-stream steps of
-``topics.tokenize`` in worker processes and writes their tokens to a temporary file on disk; every
-later step (phrase passes, dictionary, outputs) streams that file again. Memory therefore grows
+``preprocess(corpus, config, out_dir)`` reads documents once, in the main process, and hands them
+out in chunks to worker processes, chunk i to worker i mod n. Each worker keeps the tokens of its
+chunks in its own scratch file and runs every later pass over that file (phrase layers, counting,
+token ids, bag-of-words); the main process only merges the workers' counts, learns the phrases and
+the dictionary, and concatenates the workers' output files in chunk order. Memory therefore grows
 with the vocabulary, never with the number of documents' tokens.
 
 The folder (written atomically) holds::
@@ -21,6 +23,10 @@ The folder (written atomically) holds::
 
 Decisions:
 
+* Token ids follow gensim's own order: ``Dictionary(texts)`` numbers the new words of each document
+  in sorted order, documents in corpus order, and ``filter_extremes`` keeps the relative order. So
+  a gensim ``Dictionary`` built from ``prepared.texts()`` has exactly our ids, and a gensim model
+  trained on it with the same seed starts from the same (per-id) random state as ours.
 * The dictionary is learnt from all documents, train and test: held-out documents must be
   expressible in the model's vocabulary for perplexity, and the vocabulary uses no labels. The
   only thing test documents lend the training side is document frequencies, as in gensim's and
@@ -43,20 +49,28 @@ import queue
 import shutil
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from functools import cached_property
+from contextlib import ExitStack
 from importlib import metadata
-from itertools import islice
+from itertools import chain, islice, repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
 from .config import PreprocessConfig, sha256_json
 from .errors import CorpusError
+from .prepared import (
+    DOCUMENT_COLUMNS,
+    FORMAT_VERSION,
+    REQUIRED_FILES,
+    BagOfWords,
+    PreparedCorpus,
+)
 from .tokenize import (
     PIPELINE_VERSION,
+    PhraseJoiner,
     Pipeline,
     count_phrase_vocab,
     export_phrase_layer,
@@ -64,19 +78,15 @@ from .tokenize import (
     phrases_from_counts,
 )
 
+__all__ = ["REQUIRED_FILES", "BagOfWords", "PreparedCorpus", "preprocess", "resolve_config"]
+
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
 FILTER_DEFAULTS = {"no_below": 5, "no_above": 0.5, "keep_n": 100000}
 PRETOKENISED_FILTER_DEFAULTS = {"no_below": 1, "no_above": 1.0, "keep_n": None}
 PRETOKENISED_FORMATS = ("octis",)
-CHUNK_DOCS = 128
+CHUNK_DOCS = 128  # every chunk but the last has exactly this many documents
 EMPTY_LISTED = 1000
-DOCUMENT_COLUMNS = ["id", "title", "date", "url", "source", "n_tokens", "label", "split"]
-REQUIRED_FILES = (
-    "prepared.json", "report.json", "vocabulary.txt", "term_frequency.npy", "document_frequency.npy",
-    "corpus.mm", "tokens.npy", "offsets.npy", "is_test.npy", "documents.csv", "phrases.json",
-)
 
 
 def resolve_config(config: PreprocessConfig, corpus_format: str | None) -> PreprocessConfig:
@@ -99,14 +109,13 @@ def config_fingerprint(config: PreprocessConfig) -> str:
     return sha256_json({"config": config.model_dump(mode="json"), "pipeline": PIPELINE_VERSION, "files": files})
 
 
-# --- parallel passes: ordered, bounded, with per-worker tallies --------------------------------
+# --- what a pass counts -----------------------------------------------------------------------
 
 
 class Tally:
-    """What a pass counts besides its output: phrase counts for the next phrase layer, or
-    document and collection frequencies for the dictionary. Each worker keeps its own tally
-    over all its chunks and hands it over once, at the end (merging per chunk would cost the
-    main process as much as the counting itself)."""
+    """What a worker counts over its chunks in one pass: phrase counts for the next phrase layer,
+    or document and collection frequencies (and first occurrences, for the id order) for the
+    dictionary. Handed to the main process once, at the end of the pass."""
 
     def __init__(self, kind: str):
         self.kind = kind  # "phrases" or "dictionary"
@@ -115,143 +124,234 @@ class Tally:
         self.dfs: Counter[str] = Counter()
         self.cfs: Counter[str] = Counter()
         self.num_docs = 0
+        self.first_seen: list[str] = []  # words new to this worker: per document sorted, in order
+        self.first_seen_per_chunk: list[int] = []
+        self._seen: set[str] | None = set()
 
     def add(self, texts: list[list[str]]) -> None:
         if self.kind == "phrases":
             _, words = count_phrase_vocab(texts, self.vocab)
             self.total_words += words
-        else:
-            for tokens in texts:
-                self.cfs.update(tokens)
-                self.dfs.update(set(tokens))
-            self.num_docs += len(texts)
+            return
+        before, seen = len(self.first_seen), self._seen
+        for tokens in texts:
+            unique = set(tokens)
+            self.cfs.update(tokens)
+            self.dfs.update(unique)
+            if new := unique.difference(seen):
+                seen |= new
+                self.first_seen.extend(sorted(new))
+        self.first_seen_per_chunk.append(len(self.first_seen) - before)
+        self.num_docs += len(texts)
 
-    def merge(self, other: Tally) -> None:
-        if self.kind == "phrases":
-            get = self.vocab.get
-            for key, value in other.vocab.items():
-                self.vocab[key] = get(key, 0) + value
-            self.total_words += other.total_words
-        else:
-            self.cfs.update(other.cfs)
-            self.dfs.update(other.dfs)
-            self.num_docs += other.num_docs
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_seen": None}
 
 
-class TokenizeTask:
-    """Worker task: (text, tokens or None) pairs -> token lists (pre-tokenised ones unchanged)."""
+def merge_phrase_tallies(tallies: list[Tally]) -> tuple[dict[str, int], int]:
+    vocab = tallies[0].vocab
+    get = vocab.get
+    for tally in tallies[1:]:
+        for key, value in tally.vocab.items():
+            vocab[key] = get(key, 0) + value
+    return vocab, sum(tally.total_words for tally in tallies)
 
-    def __init__(self, pipeline: Pipeline, tally: str):
-        self.pipeline = pipeline
-        self.tally = Tally(tally)
 
-    def __call__(self, chunk: list[tuple[str, tuple[str, ...] | None]]) -> list[list[str]]:
+def dictionary_from_tallies(tallies: list[Tally]):
+    """A gensim Dictionary from the workers' dictionary tallies, with gensim's id order: the words
+    of chunk c come from worker c mod n; a word's id is given at its first document."""
+    from gensim.corpora import Dictionary
+
+    def first_seen_in_chunk_order() -> Iterator[list[str]]:
+        starts = [0] * len(tallies)
+        for chunk in range(sum(len(tally.first_seen_per_chunk) for tally in tallies)):
+            tally = tallies[chunk % len(tallies)]
+            start, size = starts[chunk % len(tallies)], tally.first_seen_per_chunk[chunk // len(tallies)]
+            starts[chunk % len(tallies)] += size
+            yield tally.first_seen[start:start + size]
+
+    order = dict.fromkeys(chain.from_iterable(first_seen_in_chunk_order()))  # keeps first occurrences
+    cfs, dfs = tallies[0].cfs, tallies[0].dfs
+    for tally in tallies[1:]:
+        cfs.update(tally.cfs)
+        dfs.update(tally.dfs)
+    dictionary = Dictionary()
+    dictionary.token2id = {token: index for index, token in enumerate(order)}
+    dictionary.cfs = {dictionary.token2id[token]: count for token, count in cfs.items()}
+    dictionary.dfs = {dictionary.token2id[token]: count for token, count in dfs.items()}
+    dictionary.num_docs = sum(tally.num_docs for tally in tallies)
+    dictionary.num_pos = sum(cfs.values())
+    dictionary.num_nnz = sum(dfs.values())
+    return dictionary
+
+
+# --- shards: one worker's chunks, through every pass ------------------------------------------
+
+
+class Shard:
+    """Chunks ``index``, ``index + count``, ... of the corpus, held by one worker in its own
+    scratch files: tokens (one document a line, tokens separated by one space), and at the end
+    token ids, document lengths and Matrix Market lines, chunk after chunk."""
+
+    def __init__(self, index: int, count: int, folder: Path, pipeline: Pipeline):
+        self.index, self.count, self.folder, self.pipeline = index, count, folder, pipeline
+        self.chunk_sizes: list[int] = []
+        self.generation = 0
+        self._out = None
+        self._tally: Tally | None = None
+
+    def path(self, name: str) -> Path:
+        return self.folder / f"{name}-{self.index}"
+
+    def begin(self, tally: str) -> None:
+        self._out = self.path("tokens-0").open("w", encoding="utf-8", newline="\n")
+        self._tally = Tally(tally)
+
+    def tokenize(self, chunk: list[tuple[str, tuple[str, ...] | None]]) -> int:
+        """(text, tokens or None) pairs -> token lists (pre-tokenised ones unchanged), appended."""
         texts = [list(tokens) if tokens is not None else self.pipeline(text) for text, tokens in chunk]
-        self.tally.add(texts)
-        return texts
+        self._write(texts)
+        self._tally.add(texts)
+        self.chunk_sizes.append(len(texts))
+        return len(texts)
+
+    def end(self) -> Tally:
+        self._out.close()
+        return self._tally
+
+    def _write(self, texts: list[list[str]]) -> None:
+        self._out.write("".join(" ".join(tokens) + "\n" for tokens in texts))
+
+    def _chunks(self) -> Iterator[list[list[str]]]:
+        with self.path(f"tokens-{self.generation}").open(encoding="utf-8", newline="\n") as handle:
+            for size in self.chunk_sizes:
+                yield [line[:-1].split(" ") if line != "\n" else [] for line in islice(handle, size)]
+
+    def join_phrases(self, layer: dict, tally: str) -> Tally:
+        """The next generation of the token file: the phrases of ``layer`` joined."""
+        joiner, counts = PhraseJoiner(import_phrase_layer(layer)), Tally(tally)
+        old = self.path(f"tokens-{self.generation}")
+        with self.path(f"tokens-{self.generation + 1}").open("w", encoding="utf-8", newline="\n") as self._out:
+            for texts in self._chunks():
+                joined = [joiner(tokens) for tokens in texts]
+                self._write(joined)
+                counts.add(joined)
+        self.generation += 1
+        old.unlink()
+        return counts
+
+    def write_outputs(self, token2id: dict[str, int]) -> list[tuple[int, int, int, int]]:
+        """Token ids, document lengths and Matrix Market lines of each chunk, to three files.
+        Returns per chunk: documents, token ids, non-zeros, bytes of Matrix Market lines."""
+        get, num_terms = token2id.get, max(len(token2id), 1)
+        facts = []
+        with (
+            self.path("ids").open("wb") as ids_out,
+            self.path("lengths").open("wb") as lengths_out,
+            self.path("mm").open("wb") as mm_out,
+        ):
+            for k, texts in enumerate(self._chunks()):
+                first_doc = (self.index + k * self.count) * CHUNK_DOCS
+                flat = list(chain.from_iterable(texts))
+                ids = np.fromiter(map(get, flat, repeat(-1)), dtype=np.int64, count=len(flat))
+                docs = np.repeat(np.arange(len(texts)), [len(tokens) for tokens in texts])
+                keep = ids >= 0
+                ids, docs = ids[keep], docs[keep]
+                ids.astype("<i4").tofile(ids_out)
+                np.bincount(docs, minlength=len(texts)).astype("<i8").tofile(lengths_out)
+                cells, counts = np.unique(docs * num_terms + ids, return_counts=True)
+                rows = zip((cells // num_terms + first_doc + 1).tolist(), (cells % num_terms + 1).tolist(), counts.tolist())
+                lines = "".join(map("%d %d %d\n".__mod__, rows)).encode("ascii")  # as gensim's MmWriter
+                mm_out.write(lines)
+                facts.append((len(texts), len(ids), len(cells), len(lines)))
+        return facts
 
 
-class PhraseTask:
-    """Worker task: token lists -> token lists with the phrases of one layer joined."""
-
-    def __init__(self, layer: dict, tally: str):
-        self.layer = layer
-        self.tally = Tally(tally)
-        self._frozen = None
-
-    def __call__(self, chunk: list[list[str]]) -> list[list[str]]:
-        if self._frozen is None:
-            self._frozen = import_phrase_layer(self.layer)
-        texts = [self._frozen[tokens] for tokens in chunk]
-        self.tally.add(texts)
-        return texts
+# --- workers: shards in processes, ordered and bounded ----------------------------------------
 
 
-def _worker(task, inbox, outbox) -> None:
+def _serve(shard: Shard, inbox, outbox) -> None:
     try:
-        while (chunk := inbox.get()) is not None:
-            outbox.put(("ok", task(chunk)))
-        outbox.put(("tally", task.tally))
+        while (message := inbox.get()) is not None:
+            method, args = message
+            outbox.put(("ok", getattr(shard, method)(*args)))
     except BaseException as error:  # noqa: BLE001 - handed to the main process, which raises it
         outbox.put(("error", error))
+        while inbox.get() is not None:  # keep the main process from blocking on a full inbox
+            pass
 
 
-def _receive(outbox, process) -> Any:
-    while True:
-        try:
-            kind, value = outbox.get(timeout=1.0)
-        except queue.Empty:
-            if not process.is_alive():
-                raise RuntimeError(f"preprocessing worker {process.pid} died (exit code {process.exitcode})") from None
-            continue
-        if kind == "error":
-            raise value
-        return value
+class Workers:
+    """``send(i, method, *args)`` runs ``shards[i].method(*args)`` in worker process i (in this
+    process when there is one shard); ``receive(i)`` returns shard i's results in order. At most
+    two messages wait per worker (bounded memory, unlike ``Pool.imap``)."""
+
+    def __init__(self, shards: list[Shard]):
+        self.shards = shards
+        self.count = len(shards)
+        self._local: list[deque] = [deque() for _ in shards]
+        self._processes: list = []
+
+    def __enter__(self) -> Self:
+        if self.count > 1:
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            self._inboxes = [context.Queue(maxsize=2) for _ in self.shards]
+            self._outboxes = [context.Queue() for _ in self.shards]
+            self._processes = [
+                context.Process(target=_serve, args=(shard, inbox, outbox), daemon=True)
+                for shard, inbox, outbox in zip(self.shards, self._inboxes, self._outboxes, strict=True)
+            ]
+            for process in self._processes:
+                process.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if exc_info[0] is None:
+            for inbox in getattr(self, "_inboxes", []):
+                inbox.put(None)
+            for process in self._processes:
+                process.join()
+        for process in self._processes:
+            if process.is_alive():
+                process.terminate()
+                process.join()
+
+    def send(self, index: int, method: str, *args) -> None:
+        if not self._processes:
+            self._local[index].append(getattr(self.shards[index], method)(*args))
+            return
+        while True:
+            try:
+                return self._inboxes[index].put((method, args), timeout=1.0)
+            except queue.Full:
+                self._check_alive(index)
+
+    def receive(self, index: int) -> Any:
+        if not self._processes:
+            return self._local[index].popleft()
+        while True:
+            try:
+                kind, value = self._outboxes[index].get(timeout=1.0)
+            except queue.Empty:
+                self._check_alive(index)
+                continue
+            if kind == "error":
+                raise value
+            return value
+
+    def all(self, method: str, *args) -> list:
+        for index in range(self.count):
+            self.send(index, method, *args)
+        return [self.receive(index) for index in range(self.count)]
+
+    def _check_alive(self, index: int) -> None:
+        process = self._processes[index]
+        if not process.is_alive():
+            raise RuntimeError(f"preprocessing worker {process.pid} died (exit code {process.exitcode})")
 
 
-def parallel_pass(task, chunks: Iterable[list], processes: int, consume: Callable[[list], None]) -> Tally:
-    """Run ``task`` over ``chunks`` on ``processes`` worker processes; ``consume`` each result in
-    input order; return the merged tallies.
-
-    Chunk i goes to worker i mod n and results are collected in the same rotation, so order is
-    kept without sorting; at most a few chunks per worker are in flight (bounded memory, unlike
-    ``Pool.imap``, which queues the whole input).
-    """
-    if processes <= 1:
-        for chunk in chunks:
-            consume(task(chunk))
-        return task.tally
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    inboxes = [context.Queue(maxsize=2) for _ in range(processes)]
-    outboxes = [context.Queue() for _ in range(processes)]
-    workers = [
-        context.Process(target=_worker, args=(task, inbox, outbox), daemon=True)
-        for inbox, outbox in zip(inboxes, outboxes, strict=True)
-    ]
-    for worker in workers:
-        worker.start()
-    try:
-        sent = received = 0
-        lag = 2 * processes
-        for chunk in chunks:
-            inboxes[sent % processes].put(chunk)
-            sent += 1
-            if sent - received > lag:
-                consume(_receive(outboxes[received % processes], workers[received % processes]))
-                received += 1
-        while received < sent:
-            consume(_receive(outboxes[received % processes], workers[received % processes]))
-            received += 1
-        for inbox in inboxes:
-            inbox.put(None)
-        tally = Tally(task.tally.kind)
-        for outbox, worker in zip(outboxes, workers, strict=True):
-            tally.merge(_receive(outbox, worker))
-        for worker in workers:
-            worker.join()
-        return tally
-    finally:
-        for worker in workers:
-            if worker.is_alive():
-                worker.terminate()
-                worker.join()
-
-
-# --- token files: one document a line, tokens separated by one space --------------------------
-
-
-class TokenFile:
-    """A re-iterable stream of token lists stored on disk (tokens never contain whitespace)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __iter__(self) -> Iterator[list[str]]:
-        with self.path.open(encoding="utf-8", newline="\n") as handle:
-            for line in handle:
-                line = line[:-1]
-                yield line.split(" ") if line else []
+# --- the passes -------------------------------------------------------------------------------
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -260,70 +360,37 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-# --- the passes -------------------------------------------------------------------------------
-
-
 def tokenize_documents(
-    documents: Iterable,
-    pipeline: Pipeline,
-    tokens_path: Path,
-    meta_path: Path,
-    *,
-    tally: str,
-    processes: int,
-    progress: Callable[[int], None] | None = None,
-) -> tuple[int, Tally]:
-    """One pass over ``documents`` (a one-shot iterator is fine): tokens to ``tokens_path``,
-    metadata to ``meta_path``. Returns the number of documents and the tally."""
-    n_docs = 0
+    documents: Iterable, workers: Workers, meta_path: Path, *, tally: str, progress: Callable[[int], None] | None = None,
+) -> tuple[int, list[Tally]]:
+    """One pass over ``documents`` (a one-shot iterator is fine): tokens to the workers' shards,
+    metadata to ``meta_path``. Returns the number of documents and the workers' tallies."""
+    n_docs = sent = received = 0
+    workers.all("begin", tally)
 
-    with tokens_path.open("w", encoding="utf-8", newline="\n") as out, meta_path.open("w", encoding="utf-8", newline="") as meta:
+    def receive() -> None:
+        nonlocal n_docs, received
+        n_docs += workers.receive(received % workers.count)
+        received += 1
+        if progress is not None:
+            progress(n_docs)
+
+    with meta_path.open("w", encoding="utf-8", newline="") as meta:
         writer = csv.writer(meta)
-
-        def chunks_of_texts() -> Iterator[list]:
-            for chunk in _chunks(documents, CHUNK_DOCS):
-                writer.writerows(_meta_row(doc) for doc in chunk)
-                yield [(doc.text, doc.tokens) for doc in chunk]
-
-        def consume(texts: list[list[str]]) -> None:
-            nonlocal n_docs
-            out.writelines(" ".join(tokens) + "\n" for tokens in texts)
-            n_docs += len(texts)
-            if progress is not None:
-                progress(n_docs)
-
-        totals = parallel_pass(TokenizeTask(pipeline, tally), chunks_of_texts(), processes, consume)
-    return n_docs, totals
+        for chunk in _chunks(documents, CHUNK_DOCS):
+            writer.writerows(_meta_row(doc) for doc in chunk)
+            workers.send(sent % workers.count, "tokenize", [(doc.text, doc.tokens) for doc in chunk])
+            sent += 1
+            while sent - received > 2 * workers.count - 1:
+                receive()
+        while received < sent:
+            receive()
+    return n_docs, workers.all("end")
 
 
 def _meta_row(doc) -> list[str]:
     date = doc.date.isoformat() if isinstance(doc.date, (dt.date, dt.datetime)) else (doc.date or "")
     return [doc.id, doc.title, date, doc.url, doc.source, doc.label, doc.split]
-
-
-def apply_phrases(texts: Iterable[list[str]], layer: dict, out_path: Path, *, tally: str, processes: int) -> Tally:
-    """Join the phrases of ``layer`` in every document of ``texts`` (one pass) into ``out_path``."""
-    with out_path.open("w", encoding="utf-8", newline="\n") as out:
-
-        def consume(joined: list[list[str]]) -> None:
-            out.writelines(" ".join(tokens) + "\n" for tokens in joined)
-
-        return parallel_pass(PhraseTask(layer, tally), _chunks(texts, CHUNK_DOCS * 4), processes, consume)
-
-
-def dictionary_from_tally(tally: Tally):
-    """A gensim Dictionary from document and collection frequencies; ids in alphabetical order,
-    so the result does not depend on how the counting was split across processes."""
-    from gensim.corpora import Dictionary
-
-    dictionary = Dictionary()
-    dictionary.token2id = {token: index for index, token in enumerate(sorted(tally.cfs))}
-    dictionary.cfs = {dictionary.token2id[token]: count for token, count in tally.cfs.items()}
-    dictionary.dfs = {dictionary.token2id[token]: count for token, count in tally.dfs.items()}
-    dictionary.num_docs = tally.num_docs
-    dictionary.num_pos = sum(tally.cfs.values())
-    dictionary.num_nnz = sum(tally.dfs.values())
-    return dictionary
 
 
 def heldout_mask(n_docs: int, config: PreprocessConfig, own_splits: Iterable[str] | None) -> np.ndarray:
@@ -342,54 +409,54 @@ def heldout_mask(n_docs: int, config: PreprocessConfig, own_splits: Iterable[str
     return mask
 
 
+
+def write_outputs(work: Path, workers: Workers, meta_path: Path, dictionary, is_test: np.ndarray) -> dict:
+    """Token ids, bag-of-words, documents.csv: the workers write their chunks, the main process
+    concatenates them in chunk order. Returns empty-document facts."""
+    facts = workers.all("write_outputs", dictionary.token2id)
+    n_docs, n_chunks = len(is_test), sum(map(len, facts))
+    n_nnz = sum(chunk[2] for shard in facts for chunk in shard)
+    empty: list[dict] = []
+    n_empty = offset = 0
+    with ExitStack() as files:
+        ids_in, lengths_in, mm_in = (
+            [files.enter_context(shard.path(name).open("rb")) for shard in workers.shards] for name in ("ids", "lengths", "mm")
+        )
+        tokens_out = files.enter_context(_npy_writer(work / "tokens.npy", "<i4", int(sum(dictionary.cfs.values()))))
+        offsets_out = files.enter_context(_npy_writer(work / "offsets.npy", "<i8", n_docs + 1))
+        mm_out = files.enter_context((work / "corpus.mm").open("wb"))
+        meta = csv.reader(files.enter_context(meta_path.open(encoding="utf-8", newline="")))
+        writer = csv.writer(files.enter_context((work / "documents.csv").open("w", encoding="utf-8", newline="")))
+        writer.writerow(DOCUMENT_COLUMNS)
+        # gensim's MmWriter header: the sizes line padded to 50 characters
+        mm_out.write(b"%%MatrixMarket matrix coordinate real general\n")
+        mm_out.write(f"{n_docs} {len(dictionary)} {n_nnz}".ljust(50).encode("ascii") + b"\n")
+        np.zeros(1, dtype="<i8").tofile(offsets_out)
+        index = 0
+        for chunk in range(n_chunks):
+            shard = chunk % workers.count
+            docs, n_ids, _, n_bytes = facts[shard][chunk // workers.count]
+            tokens_out.write(ids_in[shard].read(4 * n_ids))
+            mm_out.write(mm_in[shard].read(n_bytes))
+            lengths = np.frombuffer(lengths_in[shard].read(8 * docs), dtype="<i8")
+            (offset + np.cumsum(lengths)).astype("<i8").tofile(offsets_out)
+            offset += int(lengths.sum())
+            for length, (doc_id, title, date, url, source, label, _) in zip(lengths.tolist(), islice(meta, docs), strict=True):
+                writer.writerow([doc_id, title, date, url, source, length, label, "test" if is_test[index] else "train"])
+                index += 1
+                if not length:
+                    n_empty += 1
+                    if len(empty) < EMPTY_LISTED:
+                        empty.append({"id": doc_id, "source": source, "reason": "no tokens left after preprocessing"})
+    if offset != sum(dictionary.cfs.values()) or index != n_docs:  # the dictionary's counts and the ids written must agree
+        raise RuntimeError(f"wrote {offset} token ids of {index} documents, dictionary counts {sum(dictionary.cfs.values())}")
+    return {"num_nnz": n_nnz, "empty_documents": n_empty, "empty_documents_listed": empty}
+
+
 def _npy_writer(path: Path, dtype: str, length: int):
     handle = path.open("wb")
     np.lib.format.write_array_header_1_0(handle, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": (length,)})
     return handle
-
-
-def write_outputs(work: Path, texts: Iterable[list[str]], meta_path: Path, dictionary, is_test: np.ndarray) -> dict:
-    """Token ids, bag-of-words, documents.csv: one pass over ``texts``. Returns empty-document facts."""
-    from gensim.matutils import MmWriter
-
-    token2id = dictionary.token2id
-    n_docs = len(is_test)
-    n_tokens = int(sum(dictionary.cfs.values()))
-    empty: list[dict] = []
-    n_empty = n_nnz = 0
-    with (
-        _npy_writer(work / "tokens.npy", "<i4", n_tokens) as tokens_out,
-        _npy_writer(work / "offsets.npy", "<i8", n_docs + 1) as offsets_out,
-        meta_path.open(encoding="utf-8", newline="") as meta_in,
-        (work / "documents.csv").open("w", encoding="utf-8", newline="") as documents_out,
-    ):
-        writer = csv.writer(documents_out)
-        writer.writerow(DOCUMENT_COLUMNS)
-        np.zeros(1, dtype="<i8").tofile(offsets_out)
-        offset = 0
-
-        def bags() -> Iterator[list[tuple[int, int]]]:
-            nonlocal offset, n_empty, n_nnz
-            for index, (tokens, row) in enumerate(zip(texts, csv.reader(meta_in), strict=True)):
-                ids = [token2id[token] for token in tokens if token in token2id]
-                np.asarray(ids, dtype="<i4").tofile(tokens_out)
-                offset += len(ids)
-                np.asarray([offset], dtype="<i8").tofile(offsets_out)
-                doc_id, title, date, url, source, label, _ = row
-                split = "test" if is_test[index] else "train"
-                writer.writerow([doc_id, title, date, url, source, len(ids), label, split])
-                if not ids:
-                    n_empty += 1
-                    if len(empty) < EMPTY_LISTED:
-                        empty.append({"id": doc_id, "source": source, "reason": "no tokens left after preprocessing"})
-                bag = sorted(Counter(ids).items())
-                n_nnz += len(bag)
-                yield bag
-
-        MmWriter.write_corpus(str(work / "corpus.mm"), bags(), progress_cnt=10**9, index=False, num_terms=len(dictionary))
-    if offset != n_tokens:  # the dictionary's counts and the written ids must agree
-        raise RuntimeError(f"wrote {offset} token ids, dictionary counts {n_tokens}")
-    return {"num_nnz": n_nnz, "empty_documents": n_empty, "empty_documents_listed": empty}
 
 
 # --- the entry point --------------------------------------------------------------------------
@@ -458,56 +525,49 @@ def preprocess(
 def _prepare_into(work: Path, corpus, config: PreprocessConfig, pipeline: Pipeline, processes: int, progress) -> dict:
     scratch = work / ".scratch"
     scratch.mkdir()
-    tokens_path, meta_path = scratch / "tokens-0.txt", scratch / "meta.csv"
+    meta_path = scratch / "meta.csv"
     layers: list[dict] = []
     n_layers = {"none": 0, "bigrams": 1, "trigrams": 2}[config.phrases]
+    source = _corpus_description(corpus).get("source") or "corpus"
 
     log.info("tokenising with %d process(es)", processes)
-    n_docs, tally = tokenize_documents(
-        corpus, pipeline, tokens_path, meta_path, tally="phrases" if n_layers else "dictionary",
-        processes=processes, progress=progress,
-    )
-    corpus_report = _corpus_report(corpus, n_docs)
-    source = _corpus_description(corpus).get("source") or "corpus"
-    if n_docs == 0:
-        raise CorpusError(f"{source}: no documents to prepare ({len(corpus_report.get('skipped', []))} skipped; see the corpus report)")
-
-    for layer_index in range(n_layers):
-        frozen = phrases_from_counts(tally.vocab, tally.total_words, config.phrase_min_count, config.phrase_threshold)
-        del tally
-        layers.append(export_phrase_layer(frozen))
-        log.info("phrase layer %d: %d phrases", layer_index + 1, len(frozen.phrasegrams))
-        next_path = scratch / f"tokens-{layer_index + 1}.txt"
-        tally = apply_phrases(
-            TokenFile(tokens_path), layers[-1], next_path,
-            tally="phrases" if layer_index + 1 < n_layers else "dictionary", processes=processes,
+    with Workers([Shard(index, processes, scratch, pipeline) for index in range(processes)]) as workers:
+        n_docs, tallies = tokenize_documents(
+            corpus, workers, meta_path, tally="phrases" if n_layers else "dictionary", progress=progress
         )
-        tokens_path.unlink()
-        tokens_path = next_path
+        corpus_report = _corpus_report(corpus, n_docs)
+        if n_docs == 0:
+            raise CorpusError(f"{source}: no documents to prepare ({len(corpus_report.get('skipped', []))} skipped; see the corpus report)")
+        for layer_index in range(n_layers):
+            vocab, total_words = merge_phrase_tallies(tallies)
+            del tallies
+            frozen = phrases_from_counts(vocab, total_words, config.phrase_min_count, config.phrase_threshold)
+            del vocab
+            layers.append(export_phrase_layer(frozen))
+            log.info("phrase layer %d: %d phrases", layer_index + 1, len(frozen.phrasegrams))
+            tallies = workers.all("join_phrases", layers[-1], "phrases" if layer_index + 1 < n_layers else "dictionary")
+        dictionary = dictionary_from_tallies(tallies)
+        del tallies
+        words_before, tokens_before = len(dictionary), dictionary.num_pos
+        if words_before == 0:
+            raise CorpusError(
+                f"{source}: no tokens left after tokenising {n_docs} documents; loosen [preprocess] stopwords, "
+                f"min_token_length ({config.min_token_length}) or max_token_length ({config.max_token_length})"
+            )
+        dictionary.filter_extremes(no_below=config.no_below, no_above=config.no_above, keep_n=config.keep_n)
+        dictionary.compactify()
+        if len(dictionary) == 0:
+            raise CorpusError(
+                f"{source}: no words left after vocabulary filtering of {words_before} words; loosen [preprocess] "
+                f"no_below ({config.no_below}), no_above ({config.no_above}) or keep_n ({config.keep_n})"
+            )
 
-    texts = TokenFile(tokens_path)
-    dictionary = dictionary_from_tally(tally)
-    del tally
-    words_before, tokens_before = len(dictionary), dictionary.num_pos
-    if words_before == 0:
-        raise CorpusError(
-            f"{source}: no tokens left after tokenising {n_docs} documents; loosen [preprocess] stopwords, "
-            f"min_token_length ({config.min_token_length}) or max_token_length ({config.max_token_length})"
-        )
-    dictionary.filter_extremes(no_below=config.no_below, no_above=config.no_above, keep_n=config.keep_n)
-    dictionary.compactify()
-    if len(dictionary) == 0:
-        raise CorpusError(
-            f"{source}: no words left after vocabulary filtering of {words_before} words; loosen [preprocess] "
-            f"no_below ({config.no_below}), no_above ({config.no_above}) or keep_n ({config.keep_n})"
-        )
-
-    pretokenised = getattr(corpus, "format", None) in PRETOKENISED_FORMATS
-    with meta_path.open(encoding="utf-8", newline="") as meta:
-        own_splits = (row[6] for row in csv.reader(meta)) if pretokenised else None
-        is_test = heldout_mask(n_docs, config, own_splits)
-    np.save(work / "is_test.npy", is_test, allow_pickle=False)
-    empties = write_outputs(work, texts, meta_path, dictionary, is_test)
+        pretokenised = getattr(corpus, "format", None) in PRETOKENISED_FORMATS
+        with meta_path.open(encoding="utf-8", newline="") as meta:
+            own_splits = (row[6] for row in csv.reader(meta)) if pretokenised else None
+            is_test = heldout_mask(n_docs, config, own_splits)
+        np.save(work / "is_test.npy", is_test, allow_pickle=False)
+        empties = write_outputs(work, workers, meta_path, dictionary, is_test)
 
     dictionary.save(str(work / "dictionary.gensim"))
     _write_vocabulary(work, dictionary)
@@ -626,151 +686,3 @@ def _move_into_place(work: Path, out_dir: Path) -> None:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-# --- the prepared corpus ----------------------------------------------------------------------
-
-
-class PreparedCorpus:
-    """A prepared corpus folder. ``PreparedCorpus.load(path)``; data is read lazily and streamed."""
-
-    def __init__(self, path: Path, manifest: dict, reused: bool = False):
-        self.path = Path(path)
-        self.manifest = manifest
-        self.fingerprint: str = manifest["fingerprint"]
-        self.config = PreprocessConfig.model_validate(manifest["preprocess"])
-        self.reused = reused
-        self.num_docs: int = manifest["num_docs"]
-        self.num_terms: int = manifest["num_terms"]
-        self.num_tokens: int = manifest["num_tokens"]
-
-    def __repr__(self) -> str:
-        return f"PreparedCorpus({str(self.path)!r}, num_docs={self.num_docs}, num_terms={self.num_terms})"
-
-    @classmethod
-    def load(cls, path: Path | str) -> PreparedCorpus:
-        path = Path(path)
-        again = "run `topics preprocess` again"
-        try:
-            manifest = json.loads((path / "prepared.json").read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise CorpusError(f"{path}: not a prepared corpus (no prepared.json); {again}") from None
-        except (OSError, ValueError) as error:
-            raise CorpusError(f"{path}/prepared.json: cannot be read ({error}); {again}") from None
-        version = manifest.get("format_version") if isinstance(manifest, dict) else None
-        if version != FORMAT_VERSION:
-            raise CorpusError(f"{path}: prepared corpus format version {version!r}, expected {FORMAT_VERSION}; {again}")
-        missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
-        if missing:
-            raise CorpusError(f"{path}: prepared corpus is incomplete (missing {', '.join(missing)}); {again}")
-        try:
-            return cls(path, manifest)
-        except (KeyError, ValueError) as error:
-            raise CorpusError(f"{path}/prepared.json: invalid ({error}); {again}") from None
-
-    @cached_property
-    def report(self) -> dict:
-        return json.loads((self.path / "report.json").read_text(encoding="utf-8"))
-
-    @cached_property
-    def vocabulary(self) -> list[str]:
-        with (self.path / "vocabulary.txt").open(encoding="utf-8", newline="\n") as handle:
-            return [line[:-1] for line in handle]
-
-    @cached_property
-    def term_frequency(self) -> np.ndarray:
-        return np.load(self.path / "term_frequency.npy", allow_pickle=False)
-
-    @cached_property
-    def document_frequency(self) -> np.ndarray:
-        return np.load(self.path / "document_frequency.npy", allow_pickle=False)
-
-    @cached_property
-    def dictionary(self):
-        """A gensim Dictionary rebuilt from the pickle-free files (same ids, dfs, cfs)."""
-        from gensim.corpora import Dictionary
-
-        dictionary = Dictionary()
-        dictionary.token2id = {token: index for index, token in enumerate(self.vocabulary)}
-        dictionary.dfs = dict(enumerate(self.document_frequency.tolist()))
-        dictionary.cfs = dict(enumerate(self.term_frequency.tolist()))
-        dictionary.num_docs = self.num_docs
-        dictionary.num_pos = self.num_tokens
-        dictionary.num_nnz = self.manifest["num_nnz"]
-        return dictionary
-
-    @cached_property
-    def documents(self):
-        import pandas as pd
-
-        return pd.read_csv(
-            self.path / "documents.csv", dtype={c: str for c in DOCUMENT_COLUMNS if c != "n_tokens"},
-            keep_default_na=False, encoding="utf-8",
-        )
-
-    @cached_property
-    def is_test(self) -> np.ndarray:
-        return np.load(self.path / "is_test.npy", allow_pickle=False)
-
-    def _indices(self, split: str | None) -> np.ndarray:
-        if split is None:
-            return np.arange(self.num_docs)
-        if split not in ("train", "test"):
-            raise CorpusError(f"split must be 'train', 'test' or None, got {split!r}")
-        return np.flatnonzero(self.is_test if split == "test" else ~self.is_test)
-
-    def token_ids(self, split: str | None = None) -> Iterator[np.ndarray]:
-        """Token ids (int32 array) of each document, in order, from the memory-mapped tokens.npy."""
-        tokens = np.load(self.path / "tokens.npy", mmap_mode="r", allow_pickle=False)
-        offsets = np.load(self.path / "offsets.npy", mmap_mode="r", allow_pickle=False)
-        for index in self._indices(split):
-            yield np.asarray(tokens[offsets[index]:offsets[index + 1]])
-
-    def bow(self, split: str | None = None) -> BagOfWords:
-        """Re-iterable bag-of-words ``[(id, count), ...]`` per document (``[]`` for empty ones)."""
-        return BagOfWords(self, split)
-
-    def texts(self, split: str | None = None) -> Iterator[list[str]]:
-        vocabulary = self.vocabulary
-        for ids in self.token_ids(split):
-            yield [vocabulary[i] for i in ids.tolist()]
-
-    def doc_ids(self, split: str | None = None) -> Iterator[str]:
-        ids = self.documents["id"].tolist()
-        for index in self._indices(split):
-            yield ids[index]
-
-    @cached_property
-    def _pipeline(self) -> tuple[Pipeline, list]:
-        layers = json.loads((self.path / "phrases.json").read_text(encoding="utf-8"))["layers"]
-        return Pipeline(self.config), [import_phrase_layer(layer) for layer in layers]
-
-    def prepare_texts(self, texts: Iterable[str]) -> Iterator[list[str]]:
-        """New raw texts through exactly this corpus's pipeline: tokeniser, stopwords, lemmas,
-        phrase layers and dictionary, all loaded from the folder (nothing is refitted)."""
-        pipeline, layers = self._pipeline
-        vocabulary = set(self.vocabulary)
-        for text in texts:
-            tokens = pipeline(text)
-            for layer in layers:
-                tokens = layer[tokens]
-            yield [token for token in tokens if token in vocabulary]
-
-
-class BagOfWords:
-    """Re-iterable gensim-style corpus over a prepared corpus (optionally one split)."""
-
-    def __init__(self, prepared: PreparedCorpus, split: str | None):
-        self.prepared = prepared
-        self.split = split
-
-    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
-        for ids in self.prepared.token_ids(self.split):
-            if len(ids) == 0:
-                yield []
-                continue
-            unique, counts = np.unique(ids, return_counts=True)
-            yield list(zip(unique.tolist(), counts.tolist()))
-
-    def __len__(self) -> int:
-        return len(self.prepared._indices(self.split))

@@ -29,9 +29,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import _count_elements  # Counter's C counting loop, for a plain dict
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from importlib import resources
+from itertools import chain, compress, islice
+from itertools import count as counter
 from pathlib import Path
 
 from .config import PreprocessConfig
@@ -198,8 +201,7 @@ def languages(config: PreprocessConfig) -> tuple[str, ...]:
 # --- the pipeline ----------------------------------------------------------------------------
 
 
-_MISSING = object()
-CACHE_LIMIT = 2_000_000  # distinct raw tokens remembered per process; bounds memory
+CACHE_LIMIT = 1_000_000  # distinct raw tokens (and parts) remembered per process; bounds memory
 
 
 class Pipeline:
@@ -215,7 +217,8 @@ class Pipeline:
         self.config = config
         self.stopwords = load_stopwords(config.stopwords, config.lowercase) if stopwords is None else stopwords
         self.steps = build_steps(config, self.stopwords)
-        self._cache: dict[str, str | None] = {}
+        self._cache: dict[str, str] = {}  # raw token -> output token, "" if dropped
+        self._words: dict[str, tuple[str, ...]] = {}  # whitespace-separated part -> output tokens
 
     def __reduce__(self):
         return (Pipeline, (self.config, self.stopwords))
@@ -231,17 +234,32 @@ class Pipeline:
         form = self.config.unicode_normalization
         if form != "none" and not unicodedata.is_normalized(form, text):
             text = unicodedata.normalize(form, text)
+        words = self._words
+        if len(words) > CACHE_LIMIT:
+            words.clear()
+        # No token of TOKEN_RE spans whitespace and its one lookahead only rejects a following
+        # letter or digit, so a text's tokens are those of its whitespace-separated parts, one
+        # after another; parts repeat, and each distinct part is tokenised once per process.
+        parts = text.split()
+        try:
+            return list(chain.from_iterable(map(words.__getitem__, parts)))
+        except KeyError:
+            for part in set(parts).difference(words):
+                words[part] = self._tokens_of(part)
+            return list(chain.from_iterable(map(words.__getitem__, parts)))
+
+    def _tokens_of(self, part: str) -> tuple[str, ...]:
         cache = self._cache
         if len(cache) > CACHE_LIMIT:
             cache.clear()
         out = []
-        for raw in TOKEN_RE.findall(text):
-            token = cache.get(raw, _MISSING)
-            if token is _MISSING:
-                token = cache[raw] = self.token(raw)
-            if token is not None:
+        for raw in TOKEN_RE.findall(part):
+            token = cache.get(raw)
+            if token is None:
+                token = cache[raw] = self.token(raw) or ""  # "" marks a dropped token
+            if token:
                 out.append(token)
-        return out
+        return tuple(out)
 
 
 def build_steps(config: PreprocessConfig, stopwords: frozenset[str]) -> list[Step]:
@@ -301,6 +319,13 @@ CONNECTOR_WORDS: frozenset[str] = frozenset()
 def count_phrase_vocab(sentences: Iterable[list[str]], vocab: dict[str, int] | None = None) -> tuple[dict[str, int], int]:
     """Unigram and bigram counts, exactly as ``gensim.models.phrases.Phrases._learn_vocab``; one pass."""
     vocab = {} if vocab is None else vocab
+    if not CONNECTOR_WORDS:
+        # Without connector words a candidate is two adjacent words: count in C, not word by word.
+        sentences = sentences if isinstance(sentences, list) else list(sentences)
+        join = PHRASE_DELIMITER.join
+        _count_elements(vocab, chain.from_iterable(sentences))
+        _count_elements(vocab, chain.from_iterable(map(join, zip(s, islice(s, 1, None))) for s in sentences))
+        return vocab, sum(map(len, sentences))
     total_words = 0
     get = vocab.get
     for sentence in sentences:
@@ -372,3 +397,30 @@ def export_phrase_layer(frozen) -> dict:
 def import_phrase_layer(layer: dict):
     """The ``FrozenPhrases`` that ``export_phrase_layer`` described (gensim's own class, no refitting)."""
     return _frozen(dict(layer["phrasegrams"]), layer["threshold"], layer["min_count"], layer["delimiter"], layer["connector_words"])
+
+
+class PhraseJoiner:
+    """``joiner(tokens)`` is ``frozen[tokens]`` for a ``FrozenPhrases`` without connector words
+    (gensim's left-to-right greedy joining of adjacent pairs), with the pairs looked up in C."""
+
+    def __init__(self, frozen):
+        self.frozen = frozen
+        self.delimiter = frozen.delimiter
+        self.phrases = frozenset(phrase for phrase, score in frozen.phrasegrams.items() if score > frozen.threshold)
+
+    def __call__(self, tokens: list[str]) -> list[str]:
+        if self.frozen.connector_words:
+            return self.frozen[tokens]
+        pairs = map(self.delimiter.join, zip(tokens, islice(tokens, 1, None)))
+        hits = list(compress(counter(), map(self.phrases.__contains__, pairs)))
+        if not hits:
+            return list(tokens)
+        out: list[str] = []
+        position = 0
+        for hit in hits:
+            if hit >= position:  # a pair overlapping the previous phrase stays apart, as in gensim
+                out.extend(tokens[position:hit])
+                out.append(tokens[hit] + self.delimiter + tokens[hit + 1])
+                position = hit + 2
+        out.extend(tokens[position:])
+        return out
