@@ -8,9 +8,15 @@ ids memory-mapped, bag-of-words and texts streamed one document at a time.
 from __future__ import annotations
 
 import json
+import os
+import platform
+import shutil
+import uuid
 from collections.abc import Iterable, Iterator
 from functools import cached_property
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +30,91 @@ REQUIRED_FILES = (
     "prepared.json", "report.json", "vocabulary.txt", "term_frequency.npy", "document_frequency.npy",
     "corpus.mm", "tokens.npy", "offsets.npy", "is_test.npy", "documents.csv", "phrases.json",
 )
+
+
+# --- writing the folder -----------------------------------------------------------------------
+
+
+def npy_writer(path: Path, dtype: str, length: int):
+    handle = path.open("wb")
+    np.lib.format.write_array_header_1_0(handle, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": (length,)})
+    return handle
+
+
+def write_vocabulary(work: Path, dictionary) -> None:
+    ids = range(len(dictionary))
+    id2token = {index: token for token, index in dictionary.token2id.items()}
+    with (work / "vocabulary.txt").open("w", encoding="utf-8", newline="\n") as handle:
+        handle.writelines(id2token[index] + "\n" for index in ids)
+    np.save(work / "term_frequency.npy", np.array([dictionary.cfs[i] for i in ids], dtype=np.int64), allow_pickle=False)
+    np.save(work / "document_frequency.npy", np.array([dictionary.dfs[i] for i in ids], dtype=np.int64), allow_pickle=False)
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("topics", "gensim", "simplemma", "numpy", "scikit-learn", "pandas", "pydantic"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "unknown"
+    return versions
+
+
+def existing_prepared(out_dir: Path, fingerprint: str, force: bool) -> PreparedCorpus | None:
+    """The prepared corpus to reuse, or None to (re)compute; raise if ``out_dir`` holds something else."""
+    if not out_dir.exists():
+        return None
+    if not out_dir.is_dir():
+        raise CorpusError(f"{out_dir}: exists and is not a folder; choose another --out")
+    if (out_dir / "prepared.json").is_file():
+        try:
+            existing = PreparedCorpus.load(out_dir)
+        except CorpusError:
+            existing = None
+        if existing is not None and existing.fingerprint == fingerprint and not force:
+            existing.reused = True
+            return existing
+        if force:
+            return None
+        raise CorpusError(
+            f"{out_dir}: holds a different prepared corpus; choose another --out or pass force (--force) to replace it"
+        )
+    if any(out_dir.iterdir()) and not force:
+        raise CorpusError(f"{out_dir}: is not empty and is not a prepared corpus; choose another --out or pass force (--force) to replace it")
+    return None
+
+
+def make_work_dir(out_dir: Path) -> Path:
+    work = out_dir.parent / f".{out_dir.name}.tmp-{uuid.uuid4().hex[:12]}"
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        work.mkdir()
+    except OSError as error:
+        raise CorpusError(f"{out_dir}: cannot write the prepared corpus there ({error.strerror or error}); choose another --out") from None
+    return work
+
+
+def move_into_place(work: Path, out_dir: Path) -> None:
+    """``os.replace`` the finished folder into place; an existing ``out_dir`` is moved aside first."""
+    old = None
+    if out_dir.exists():
+        old = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:12]}"
+        os.replace(out_dir, old)
+    try:
+        os.replace(work, out_dir)
+    except BaseException:
+        if old is not None:
+            os.replace(old, out_dir)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# --- the prepared corpus ----------------------------------------------------------------------
 
 
 class PreparedCorpus:

@@ -40,19 +40,15 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import logging
 import multiprocessing
 import os
-import platform
 import queue
 import shutil
 import time
-import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
-from importlib import metadata
 from itertools import chain, islice, repeat
 from pathlib import Path
 from typing import Any, Self
@@ -67,6 +63,13 @@ from .prepared import (
     REQUIRED_FILES,
     BagOfWords,
     PreparedCorpus,
+    existing_prepared,
+    make_work_dir,
+    move_into_place,
+    npy_writer,
+    package_versions,
+    write_json,
+    write_vocabulary,
 )
 from .tokenize import (
     PIPELINE_VERSION,
@@ -422,8 +425,8 @@ def write_outputs(work: Path, workers: Workers, meta_path: Path, dictionary, is_
         ids_in, lengths_in, mm_in = (
             [files.enter_context(shard.path(name).open("rb")) for shard in workers.shards] for name in ("ids", "lengths", "mm")
         )
-        tokens_out = files.enter_context(_npy_writer(work / "tokens.npy", "<i4", int(sum(dictionary.cfs.values()))))
-        offsets_out = files.enter_context(_npy_writer(work / "offsets.npy", "<i8", n_docs + 1))
+        tokens_out = files.enter_context(npy_writer(work / "tokens.npy", "<i4", int(sum(dictionary.cfs.values()))))
+        offsets_out = files.enter_context(npy_writer(work / "offsets.npy", "<i8", n_docs + 1))
         mm_out = files.enter_context((work / "corpus.mm").open("wb"))
         meta = csv.reader(files.enter_context(meta_path.open(encoding="utf-8", newline="")))
         writer = csv.writer(files.enter_context((work / "documents.csv").open("w", encoding="utf-8", newline="")))
@@ -451,12 +454,6 @@ def write_outputs(work: Path, workers: Workers, meta_path: Path, dictionary, is_
     if offset != sum(dictionary.cfs.values()) or index != n_docs:  # the dictionary's counts and the ids written must agree
         raise RuntimeError(f"wrote {offset} token ids of {index} documents, dictionary counts {sum(dictionary.cfs.values())}")
     return {"num_nnz": n_nnz, "empty_documents": n_empty, "empty_documents_listed": empty}
-
-
-def _npy_writer(path: Path, dtype: str, length: int):
-    handle = path.open("wb")
-    np.lib.format.write_array_header_1_0(handle, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": (length,)})
-    return handle
 
 
 # --- the entry point --------------------------------------------------------------------------
@@ -488,16 +485,16 @@ def preprocess(
     fingerprints = {"input": input_fingerprint, "config": config_fingerprint(resolved), "format_version": FORMAT_VERSION}
     fingerprint = sha256_json(fingerprints)
 
-    reused = _existing(out_dir, fingerprint, force)
+    reused = existing_prepared(out_dir, fingerprint, force)
     if reused is not None:
         log.info("%s: reusing the prepared corpus (fingerprint %s)", out_dir, fingerprint[:12])
         return reused
 
-    work = _make_work_dir(out_dir)
+    work = make_work_dir(out_dir)
     try:
         facts = _prepare_into(work, corpus, resolved, pipeline, processes or os.cpu_count() or 1, progress)
         facts["seconds"] = round(time.perf_counter() - started, 3)
-        _write_json(work / "report.json", facts)
+        write_json(work / "report.json", facts)
         manifest = {
             "format_version": FORMAT_VERSION,
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -511,10 +508,10 @@ def preprocess(
             "num_terms": facts["vocabulary_size"],
             "num_tokens": facts["num_tokens"],
             "num_nnz": facts["num_nnz"],
-            "versions": _versions(),
+            "versions": package_versions(),
         }
-        _write_json(work / "prepared.json", manifest)  # written last: marks the folder complete
-        _move_into_place(work, out_dir)
+        write_json(work / "prepared.json", manifest)  # written last: marks the folder complete
+        move_into_place(work, out_dir)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -570,8 +567,8 @@ def _prepare_into(work: Path, corpus, config: PreprocessConfig, pipeline: Pipeli
         empties = write_outputs(work, workers, meta_path, dictionary, is_test)
 
     dictionary.save(str(work / "dictionary.gensim"))
-    _write_vocabulary(work, dictionary)
-    _write_json(work / "phrases.json", {"delimiter": "_", "layers": layers})
+    write_vocabulary(work, dictionary)
+    write_json(work / "phrases.json", {"delimiter": "_", "layers": layers})
     shutil.rmtree(scratch)
 
     warnings = dict(corpus_report.get("warnings", {}))
@@ -610,79 +607,3 @@ def _corpus_description(corpus) -> dict:
         description["config"] = config.model_dump(mode="json")
         description["source"] = getattr(config, "source", None)
     return description
-
-
-def _write_vocabulary(work: Path, dictionary) -> None:
-    ids = range(len(dictionary))
-    id2token = {index: token for token, index in dictionary.token2id.items()}
-    with (work / "vocabulary.txt").open("w", encoding="utf-8", newline="\n") as handle:
-        handle.writelines(id2token[index] + "\n" for index in ids)
-    np.save(work / "term_frequency.npy", np.array([dictionary.cfs[i] for i in ids], dtype=np.int64), allow_pickle=False)
-    np.save(work / "document_frequency.npy", np.array([dictionary.dfs[i] for i in ids], dtype=np.int64), allow_pickle=False)
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-
-
-def _versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for package in ("topics", "gensim", "simplemma", "numpy", "scikit-learn", "pandas", "pydantic"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "unknown"
-    return versions
-
-
-# --- the output folder ------------------------------------------------------------------------
-
-
-def _existing(out_dir: Path, fingerprint: str, force: bool) -> PreparedCorpus | None:
-    """The prepared corpus to reuse, or None to (re)compute; raise if ``out_dir`` holds something else."""
-    if not out_dir.exists():
-        return None
-    if not out_dir.is_dir():
-        raise CorpusError(f"{out_dir}: exists and is not a folder; choose another --out")
-    if (out_dir / "prepared.json").is_file():
-        try:
-            existing = PreparedCorpus.load(out_dir)
-        except CorpusError:
-            existing = None
-        if existing is not None and existing.fingerprint == fingerprint and not force:
-            existing.reused = True
-            return existing
-        if force:
-            return None
-        raise CorpusError(
-            f"{out_dir}: holds a different prepared corpus; choose another --out or pass force (--force) to replace it"
-        )
-    if any(out_dir.iterdir()) and not force:
-        raise CorpusError(f"{out_dir}: is not empty and is not a prepared corpus; choose another --out or pass force (--force) to replace it")
-    return None
-
-
-def _make_work_dir(out_dir: Path) -> Path:
-    work = out_dir.parent / f".{out_dir.name}.tmp-{uuid.uuid4().hex[:12]}"
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        work.mkdir()
-    except OSError as error:
-        raise CorpusError(f"{out_dir}: cannot write the prepared corpus there ({error.strerror or error}); choose another --out") from None
-    return work
-
-
-def _move_into_place(work: Path, out_dir: Path) -> None:
-    """``os.replace`` the finished folder into place; an existing ``out_dir`` is moved aside first."""
-    old = None
-    if out_dir.exists():
-        old = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:12]}"
-        os.replace(out_dir, old)
-    try:
-        os.replace(work, out_dir)
-    except BaseException:
-        if old is not None:
-            os.replace(old, out_dir)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
