@@ -29,6 +29,7 @@ from topics.tokenize import (
     PhraseJoiner,
     Pipeline,
     count_phrase_vocab,
+    export_phrase_layer,
     load_stopwords,
     phrases_from_counts,
 )
@@ -351,7 +352,7 @@ def test_phrase_joiner_matches_gensim_frozen_phrases():
     pipeline = Pipeline(PreprocessConfig())
     texts = [pipeline(line) for line in LEE.read_text(encoding="utf-8").splitlines()]
     frozen = phrases_from_counts(*count_phrase_vocab(texts), min_count=3, threshold=5.0)
-    joiner = PhraseJoiner(frozen)
+    joiner = PhraseJoiner(export_phrase_layer(frozen))
     assert [joiner(t) for t in texts] == [frozen[t] for t in texts]
     words = sorted({word for phrase in frozen.phrasegrams for word in phrase.split("_")})[:20]
     rng = random.Random(0)

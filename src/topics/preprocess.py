@@ -40,11 +40,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import importlib
 import logging
 import multiprocessing
 import os
 import queue
 import shutil
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -77,7 +79,6 @@ from .tokenize import (
     Pipeline,
     count_phrase_vocab,
     export_phrase_layer,
-    import_phrase_layer,
     phrases_from_counts,
 )
 
@@ -232,7 +233,7 @@ class Shard:
 
     def join_phrases(self, layer: dict, tally: str) -> Tally:
         """The next generation of the token file: the phrases of ``layer`` joined."""
-        joiner, counts = PhraseJoiner(import_phrase_layer(layer)), Tally(tally)
+        joiner, counts = PhraseJoiner(layer), Tally(tally)
         old = self.path(f"tokens-{self.generation}")
         with self.path(f"tokens-{self.generation + 1}").open("w", encoding="utf-8", newline="\n") as self._out:
             for texts in self._chunks():
@@ -529,22 +530,28 @@ def _prepare_into(work: Path, corpus, config: PreprocessConfig, pipeline: Pipeli
 
     log.info("tokenising with %d process(es)", processes)
     with Workers([Shard(index, processes, scratch, pipeline) for index in range(processes)]) as workers:
+        # gensim is needed next in this process and not in the workers: load it while they tokenise
+        threading.Thread(target=importlib.import_module, args=("gensim.models.phrases",), daemon=True).start()
         n_docs, tallies = tokenize_documents(
             corpus, workers, meta_path, tally="phrases" if n_layers else "dictionary", progress=progress
         )
         corpus_report = _corpus_report(corpus, n_docs)
         if n_docs == 0:
             raise CorpusError(f"{source}: no documents to prepare ({len(corpus_report.get('skipped', []))} skipped; see the corpus report)")
+        log.debug("tokenised %d documents", n_docs)
         for layer_index in range(n_layers):
             vocab, total_words = merge_phrase_tallies(tallies)
+            log.debug("merged phrase counts: %d", len(vocab))
             del tallies
             frozen = phrases_from_counts(vocab, total_words, config.phrase_min_count, config.phrase_threshold)
             del vocab
             layers.append(export_phrase_layer(frozen))
             log.info("phrase layer %d: %d phrases", layer_index + 1, len(frozen.phrasegrams))
             tallies = workers.all("join_phrases", layers[-1], "phrases" if layer_index + 1 < n_layers else "dictionary")
+        log.debug("phrases joined")
         dictionary = dictionary_from_tallies(tallies)
         del tallies
+        log.debug("dictionary of %d words", len(dictionary))
         words_before, tokens_before = len(dictionary), dictionary.num_pos
         if words_before == 0:
             raise CorpusError(
@@ -565,6 +572,7 @@ def _prepare_into(work: Path, corpus, config: PreprocessConfig, pipeline: Pipeli
             is_test = heldout_mask(n_docs, config, own_splits)
         np.save(work / "is_test.npy", is_test, allow_pickle=False)
         empties = write_outputs(work, workers, meta_path, dictionary, is_test)
+        log.debug("outputs written")
 
     dictionary.save(str(work / "dictionary.gensim"))
     write_vocabulary(work, dictionary)

@@ -400,17 +400,19 @@ def import_phrase_layer(layer: dict):
 
 
 class PhraseJoiner:
-    """``joiner(tokens)`` is ``frozen[tokens]`` for a ``FrozenPhrases`` without connector words
-    (gensim's left-to-right greedy joining of adjacent pairs), with the pairs looked up in C."""
+    """``joiner(tokens)`` is ``import_phrase_layer(layer)[tokens]`` (gensim's left-to-right greedy
+    joining of adjacent pairs) for a layer without connector words, with the pairs looked up in C
+    and without importing gensim (worker processes need not load it)."""
 
-    def __init__(self, frozen):
-        self.frozen = frozen
-        self.delimiter = frozen.delimiter
-        self.phrases = frozenset(phrase for phrase, score in frozen.phrasegrams.items() if score > frozen.threshold)
+    def __init__(self, layer: dict):
+        self.layer = layer
+        self.delimiter = layer["delimiter"]
+        self.phrases = frozenset(phrase for phrase, score in layer["phrasegrams"].items() if score > layer["threshold"])
+        self._frozen = import_phrase_layer(layer) if layer["connector_words"] else None
 
     def __call__(self, tokens: list[str]) -> list[str]:
-        if self.frozen.connector_words:
-            return self.frozen[tokens]
+        if self._frozen is not None:
+            return self._frozen[tokens]
         pairs = map(self.delimiter.join, zip(tokens, islice(tokens, 1, None)))
         hits = list(compress(counter(), map(self.phrases.__contains__, pairs)))
         if not hits:
