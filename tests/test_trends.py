@@ -32,7 +32,9 @@ def dated_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("dated")
     articles = write_dated_articles(root / "articles")
     prepared = preprocess(read_corpus(articles), PreprocessConfig(no_below=1, phrases="none"), root / "prepared", processes=1)
-    return create_run(prepared, TrainConfig(num_topics=3, passes=10), seed=0, run_dir=root / "run")
+    # seed 1: from seed 0's start, variational Bayes settles in a local optimum that splits sport in two
+    # and merges economy into them (seeds 1-3 recover all three planted groups)
+    return create_run(prepared, TrainConfig(num_topics=3, passes=10), seed=1, run_dir=root / "run")
 
 
 @pytest.fixture
