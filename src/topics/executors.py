@@ -16,7 +16,6 @@ import datetime as dt
 import json
 import logging
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -84,21 +83,10 @@ def install_run(workdir: Path, run_dir: Path, *, replace_complete: bool = True) 
 
 
 def failed_manifest(task: TrainTask, error: str, started: dt.datetime, wall: float) -> dict[str, Any]:
-    from .runs import git_commit, package_versions, run_config_hash
+    from .runs import manifest_header, run_config_hash
 
-    return {
-        "run_id": task.run_id,
-        "status": "failed",
-        "error": error,
-        "config_hash": run_config_hash(task.corpus_fingerprint, TrainConfig.model_validate(task.model), task.seed),
-        "corpus_fingerprint": task.corpus_fingerprint,
-        "versions": package_versions(),
-        "git_commit": git_commit(),
-        "platform": platform.platform(),
-        "started": started.isoformat(timespec="seconds"),
-        "ended": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "wall_seconds": round(wall, 3),
-    }
+    config_hash = run_config_hash(task.corpus_fingerprint, TrainConfig.model_validate(task.model), task.seed)
+    return {**manifest_header(task.run_id, config_hash, task.corpus_fingerprint, "failed", started, wall), "error": error}
 
 
 def _error_text(error: BaseException) -> str:

@@ -10,31 +10,15 @@ out of the hashes: it is theirs to edit.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from .labels import LABELS_FILE
-from .runs import MANIFEST, atomic_write_text, read_manifest, write_manifest
+from .runs import MANIFEST, atomic_write_bytes, atomic_write_text, read_manifest, write_manifest
 
 #: files added after training, for reading; never checked before a refresh
 READING_OUTPUTS = frozenset({"trends.csv", "trends.png", "report.html", "ldavis.html", LABELS_FILE})
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _readable(path: Path) -> None:

@@ -21,7 +21,6 @@ import platform
 import resource
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -101,18 +100,39 @@ def _toml_safe(data: dict[str, Any]) -> dict[str, Any]:
     return {k: _toml_safe(v) if isinstance(v, dict) else v for k, v in data.items() if v is not None}
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8, newlines as given) to ``path`` through a temporary file and a rename."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def manifest_header(run_id: str, config_hash: str, corpus_fingerprint: str, status: str, started: dt.datetime, wall_seconds: float) -> dict[str, Any]:
+    """What every manifest records, complete or failed: identity, versions, platform, times."""
+    return {
+        "run_id": run_id,
+        "config_hash": config_hash,
+        "corpus_fingerprint": corpus_fingerprint,
+        "status": status,
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "platform": platform.platform(),
+        "started": started.isoformat(timespec="seconds"),
+        "ended": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "wall_seconds": round(wall_seconds, 3),
+    }
 
 
 @contextlib.contextmanager
@@ -190,18 +210,9 @@ def build_run(
     }
     (workdir / "config.toml").write_text(tomli_w.dumps(_toml_safe(run_config)), encoding="utf-8")
     manifest = {
-        "run_id": run_id,
-        "config_hash": config_hash,
-        "corpus_fingerprint": prepared.fingerprint,
-        "status": "complete",
+        **manifest_header(run_id, config_hash, prepared.fingerprint, "complete", started, time.perf_counter() - wall),
         "engine": trained.engine,
         "reproducible": trained.reproducible,
-        "versions": package_versions(),
-        "git_commit": git_commit(),
-        "platform": platform.platform(),
-        "started": started.isoformat(timespec="seconds"),
-        "ended": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "wall_seconds": round(time.perf_counter() - wall, 3),
         "cpu_seconds": round(time.process_time() - cpu, 3),
         "train_wall_seconds": round(trained.wall_seconds, 3),
         "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
