@@ -1,12 +1,14 @@
 """Preprocessing throughput and peak memory on the raw 20 Newsgroups posts.
 
-    .venv/bin/python benchmarks/preprocess.py [--data ../shared/data/20news-bydate.tar.gz] [--limit N]
+    .venv/bin/python benchmarks/preprocess.py [--data ../shared/data/20news-bydate.tar.gz] [--limit N] [--runs 3]
 
 Compares ``topics.preprocess`` (default config: lemmas and bigrams included) with 1 process and
 with all cores against the loop people write by hand (gensim ``simple_preprocess`` + stopwords +
 ``Dictionary`` + ``doc2bow``, one process), and measures peak memory (max RSS of the main process
 and of any worker) for the corpus once and repeated 4 times. Each measurement runs in a fresh
-child process so peaks do not mix. Prints a table.
+child process so peaks do not mix. The three timed set-ups run ``--runs`` times, interleaved (hand,
+1 process, all cores, hand, ...), so that a change in the machine's speed hits them alike; the
+table shows every run and the ratios are of the medians. Prints a table.
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--limit", type=int, default=None, help="only the first N posts")
+    parser.add_argument("--runs", type=int, default=3, help="interleaved runs of each timed set-up (medians compared)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--folder", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
@@ -125,15 +128,18 @@ def main() -> None:
         with tarfile.open(args.data) as archive:
             archive.extractall(temp / "posts", filter="data")
         cores = os.cpu_count() or 1
-        rows = []
-        for label, mode, repeat in [
+        setups = [
             ("hand loop (simple_preprocess+stopwords+Dictionary+doc2bow), 1 process", "hand", 1),
             ("topics.preprocess, processes=1", "ours-1", 1),
             (f"topics.preprocess, processes={cores} (all cores)", "ours-all", 1),
-            (f"topics.preprocess, processes={cores}, corpus x4", "ours-all", 4),
-        ]:
-            facts = run_child(mode, temp / "posts", temp / f"out-{mode}-{repeat}", repeat, args.limit)
-            rows.append((label, facts))
+        ]
+        rows = []
+        for run in range(args.runs):
+            for label, mode, repeat in setups:
+                facts = run_child(mode, temp / "posts", temp / f"out-{mode}-{repeat}-{run}", repeat, args.limit)
+                rows.append((f"{label} #{run + 1}", facts))
+        label = f"topics.preprocess, processes={cores}, corpus x4"
+        rows.append((label, run_child("ours-all", temp / "posts", temp / "out-x4", 4, args.limit)))
 
     header = f"{'run':<72} {'docs':>7} {'tokens':>9} {'sec':>7} {'docs/s':>8} {'tokens/s':>10} {'CPU main s':>10} {'CPU wrk s':>9} {'RSS main MB':>11} {'RSS worker MB':>13}"
     print(header)
@@ -141,8 +147,16 @@ def main() -> None:
     for label, f in rows:
         print(f"{label:<72} {f['docs']:>7} {f['tokens']:>9} {f['seconds']:>7.1f} {f['docs'] / f['seconds']:>8.0f} "
               f"{f['tokens'] / f['seconds']:>10.0f} {f['cpu_main']:>10.1f} {f['cpu_workers']:>9.1f} {f['rss_main_mb']:>11.0f} {f['rss_worker_mb']:>13.0f}")
-    hand, one, many, many4 = (f for _, f in rows)
+
+    def median_of(index: int) -> dict:
+        runs = [facts for _, facts in rows[index:-1:len(setups)]]
+        return sorted(runs, key=lambda facts: facts["seconds"])[(len(runs) - 1) // 2]  # the median run (lower one if even)
+
+    hand, one, many = (median_of(index) for index in range(len(setups)))
+    many4 = rows[-1][1]
     print()
+    print(f"medians of {args.runs} interleaved runs: hand {hand['seconds']:.2f} s, 1 process {one['seconds']:.2f} s, "
+          f"{cores} processes {many['seconds']:.2f} s")
     print(f"speed-up all cores vs 1 process: {one['seconds'] / many['seconds']:.2f}x (target >= 1.7x on 2 cores)")
     print(f"ours (all cores) vs hand loop:   {hand['seconds'] / many['seconds']:.2f}x as fast (target >= 1.0x)")
     print(f"ours (1 process) vs hand loop:   {hand['seconds'] / one['seconds']:.2f}x as fast")

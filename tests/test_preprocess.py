@@ -94,6 +94,17 @@ def test_capitalised_names_are_not_mangled_by_lemmas():
     assert {"wales", "united", "states", "laden"} <= set(tokens)
 
 
+def test_shipped_english_stopwords_are_gensims_and_sklearns_lists():
+    """The shipped list (no gensim or scikit-learn import at run time) is exactly the union of the
+    installed packages' lists; if a new release changes either, this fails and the file is regenerated."""
+    from gensim.parsing.preprocessing import STOPWORDS
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    from topics.tokenize import _EN_CONTRACTIONS, english_stopwords
+
+    assert english_stopwords() == frozenset(STOPWORDS) | frozenset(ENGLISH_STOP_WORDS) | frozenset(_EN_CONTRACTIONS)
+
+
 def test_stopword_lists(tmp_path):
     english = load_stopwords(["english"])
     assert {"the", "and", "whereas", "don't", "amoungst"} <= english  # gensim + scikit-learn + contractions
@@ -144,6 +155,22 @@ def test_trigrams_learn_a_second_layer(tmp_path):
     layers = json.loads((tmp_path / "tri" / "phrases.json").read_text())["layers"]
     assert len(layers) == 2
     assert any(word.count("_") >= 2 for word in prepared.vocabulary)  # e.g. osama_bin_laden
+
+
+def test_phrase_counts_merged_across_processes_match_gensim(tmp_path):
+    """Three workers merge their phrase counts by hash (preprocess.learn_phrase_layer); both layers
+    must be those of one process, and the first gensim's own Phrases on the same tokens."""
+    config = PreprocessConfig(phrases="trigrams", phrase_min_count=3)
+    one = preprocess(lee_corpus(), config, tmp_path / "one", processes=1)
+    three = preprocess(lee_corpus(), config, tmp_path / "three", processes=3)
+    layers = json.loads((three.path / "phrases.json").read_text())["layers"]
+    assert layers == json.loads((one.path / "phrases.json").read_text())["layers"]
+    assert (three.path / "tokens.npy").read_bytes() == (one.path / "tokens.npy").read_bytes()
+    pipeline = Pipeline(config)
+    texts = [pipeline(line) for line in LEE.read_text(encoding="utf-8").splitlines()]
+    theirs = Phrases(texts, min_count=3, threshold=config.phrase_threshold).freeze()
+    assert layers[0]["phrasegrams"] == pytest.approx(theirs.phrasegrams)
+    assert set(layers[0]["phrasegrams"]) == set(theirs.phrasegrams) and len(layers[1]["phrasegrams"]) > 0
 
 
 # --- outputs ---------------------------------------------------------------------------------

@@ -3,9 +3,12 @@
 ``preprocess(corpus, config, out_dir)`` reads documents once, in the main process, and hands them
 out in chunks to worker processes, chunk i to worker i mod n. Each worker keeps the tokens of its
 chunks in its own scratch file and runs every later pass over that file (phrase layers, counting,
-token ids, bag-of-words); the main process only merges the workers' counts, learns the phrases and
-the dictionary, and concatenates the workers' output files in chunk order. Memory therefore grows
-with the vocabulary, never with the number of documents' tokens.
+token ids, bag-of-words: ``topics.shards``); the main process only merges the workers' counts,
+learns the phrases and the dictionary, and concatenates the workers' output files in chunk order.
+Memory therefore grows with the vocabulary, never with the number of documents' tokens. What runs
+here before, between and after the workers' passes is kept short (no gensim or scikit-learn import
+before the workers start, the input hashed while they work, phrase counts merged as hash arrays):
+on 2 cores it is what limits the speed-up.
 
 The folder (written atomically) holds::
 
@@ -42,18 +45,16 @@ import csv
 import datetime as dt
 import importlib
 import logging
-import multiprocessing
 import os
-import queue
 import shutil
 import threading
 import time
-from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from itertools import chain, islice, repeat
+from itertools import chain, islice
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 
@@ -73,13 +74,12 @@ from .prepared import (
     write_json,
     write_vocabulary,
 )
+from .shards import CHUNK_DOCS, Shard, Tally, Workers
 from .tokenize import (
     PIPELINE_VERSION,
-    PhraseJoiner,
     Pipeline,
-    count_phrase_vocab,
     export_phrase_layer,
-    phrases_from_counts,
+    score_phrases,
 )
 
 __all__ = ["REQUIRED_FILES", "BagOfWords", "PreparedCorpus", "preprocess", "resolve_config"]
@@ -89,7 +89,6 @@ log = logging.getLogger(__name__)
 FILTER_DEFAULTS = {"no_below": 5, "no_above": 0.5, "keep_n": 100000}
 PRETOKENISED_FILTER_DEFAULTS = {"no_below": 1, "no_above": 1.0, "keep_n": None}
 PRETOKENISED_FORMATS = ("octis",)
-CHUNK_DOCS = 128  # every chunk but the last has exactly this many documents
 EMPTY_LISTED = 1000
 
 
@@ -113,52 +112,40 @@ def config_fingerprint(config: PreprocessConfig) -> str:
     return sha256_json({"config": config.model_dump(mode="json"), "pipeline": PIPELINE_VERSION, "files": files})
 
 
-# --- what a pass counts -----------------------------------------------------------------------
+def learn_phrase_layer(workers: Workers, total_words: int, min_count: int, threshold: float):
+    """The next phrase layer from the workers' phrase counts, merged without gathering them.
 
-
-class Tally:
-    """What a worker counts over its chunks in one pass: phrase counts for the next phrase layer,
-    or document and collection frequencies (and first occurrences, for the id order) for the
-    dictionary. Handed to the main process once, at the end of the pass."""
-
-    def __init__(self, kind: str):
-        self.kind = kind  # "phrases" or "dictionary"
-        self.vocab: dict[str, int] = {}
-        self.total_words = 0
-        self.dfs: Counter[str] = Counter()
-        self.cfs: Counter[str] = Counter()
-        self.num_docs = 0
-        self.first_seen: list[str] = []  # words new to this worker: per document sorted, in order
-        self.first_seen_per_chunk: list[int] = []
-        self._seen: set[str] | None = set()
-
-    def add(self, texts: list[list[str]]) -> None:
-        if self.kind == "phrases":
-            _, words = count_phrase_vocab(texts, self.vocab)
-            self.total_words += words
-            return
-        before, seen = len(self.first_seen), self._seen
-        for tokens in texts:
-            unique = set(tokens)
-            self.cfs.update(tokens)
-            self.dfs.update(unique)
-            if new := unique.difference(seen):
-                seen |= new
-                self.first_seen.extend(sorted(new))
-        self.first_seen_per_chunk.append(len(self.first_seen) - before)
-        self.num_docs += len(texts)
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_seen": None}
-
-
-def merge_phrase_tallies(tallies: list[Tally]) -> tuple[dict[str, int], int]:
-    vocab = tallies[0].vocab
-    get = vocab.get
-    for tally in tallies[1:]:
-        for key, value in tally.vocab.items():
-            vocab[key] = get(key, 0) + value
-    return vocab, sum(tally.total_words for tally in tallies)
+    Each worker hands over its keys as 64-bit hashes with their counts (arrays: no per-key
+    pickling); this process sums the counts of equal hashes with numpy, which gives the number of
+    distinct keys (gensim's ``len(vocab)``, part of every score) and the keys worth scoring, and
+    asks the workers for just those strings. Merging the dictionaries themselves (over a million
+    keys for 20 Newsgroups) was the longest serial step. Two different keys with the same 64-bit
+    hash would be counted as one: for a million keys the chance is about 1 in 30 million.
+    """
+    arrays = workers.all("phrase_count_arrays", workers.same_hash)
+    hashes = np.concatenate([hashed for hashed, _, _ in arrays])
+    counts = np.concatenate([count for _, count, _ in arrays])
+    is_phrase = np.concatenate([phrase for _, _, phrase in arrays])
+    order = np.argsort(hashes, kind="stable")
+    sorted_hashes = hashes[order]
+    starts = np.flatnonzero(np.r_[True, sorted_hashes[1:] != sorted_hashes[:-1]]) if len(hashes) else order
+    merged = np.add.reduceat(counts[order], starts) if len(hashes) else counts
+    first = order[starts]  # where each distinct key first occurs
+    wanted = ~is_phrase[first] | (merged > min_count)  # plain words, and candidates (see phrase_candidates)
+    first, merged = first[wanted], merged[wanted]
+    ends = np.cumsum([len(hashed) for hashed, _, _ in arrays])
+    shard_of = np.searchsorted(ends, first, side="right")
+    for index in range(workers.count):
+        mine = shard_of == index
+        local = first[mine] - (ends[index - 1] if index else 0)
+        workers.send(index, "phrase_counts_of", local.tolist(), merged[mine].tolist())
+    words, candidates = {}, {}
+    for index in range(workers.count):  # disjoint keys
+        shard_words, shard_candidates = workers.receive(index)
+        words.update(shard_words)
+        candidates.update(shard_candidates)
+    log.debug("merged phrase counts: %d keys, %d candidates", len(starts), len(candidates))
+    return score_phrases(words, candidates, len(starts), total_words, min_count, threshold)
 
 
 def dictionary_from_tallies(tallies: list[Tally]):
@@ -187,172 +174,6 @@ def dictionary_from_tallies(tallies: list[Tally]):
     dictionary.num_pos = sum(cfs.values())
     dictionary.num_nnz = sum(dfs.values())
     return dictionary
-
-
-# --- shards: one worker's chunks, through every pass ------------------------------------------
-
-
-class Shard:
-    """Chunks ``index``, ``index + count``, ... of the corpus, held by one worker in its own
-    scratch files: tokens (one document a line, tokens separated by one space), and at the end
-    token ids, document lengths and Matrix Market lines, chunk after chunk."""
-
-    def __init__(self, index: int, count: int, folder: Path, pipeline: Pipeline):
-        self.index, self.count, self.folder, self.pipeline = index, count, folder, pipeline
-        self.chunk_sizes: list[int] = []
-        self.generation = 0
-        self._out = None
-        self._tally: Tally | None = None
-
-    def path(self, name: str) -> Path:
-        return self.folder / f"{name}-{self.index}"
-
-    def begin(self, tally: str) -> None:
-        self._out = self.path("tokens-0").open("w", encoding="utf-8", newline="\n")
-        self._tally = Tally(tally)
-
-    def tokenize(self, chunk: list[tuple[str, tuple[str, ...] | None]]) -> int:
-        """(text, tokens or None) pairs -> token lists (pre-tokenised ones unchanged), appended."""
-        texts = [list(tokens) if tokens is not None else self.pipeline(text) for text, tokens in chunk]
-        self._write(texts)
-        self._tally.add(texts)
-        self.chunk_sizes.append(len(texts))
-        return len(texts)
-
-    def end(self) -> Tally:
-        self._out.close()
-        return self._tally
-
-    def _write(self, texts: list[list[str]]) -> None:
-        self._out.write("".join(" ".join(tokens) + "\n" for tokens in texts))
-
-    def _chunks(self) -> Iterator[list[list[str]]]:
-        with self.path(f"tokens-{self.generation}").open(encoding="utf-8", newline="\n") as handle:
-            for size in self.chunk_sizes:
-                yield [line[:-1].split(" ") if line != "\n" else [] for line in islice(handle, size)]
-
-    def join_phrases(self, layer: dict, tally: str) -> Tally:
-        """The next generation of the token file: the phrases of ``layer`` joined."""
-        joiner, counts = PhraseJoiner(layer), Tally(tally)
-        old = self.path(f"tokens-{self.generation}")
-        with self.path(f"tokens-{self.generation + 1}").open("w", encoding="utf-8", newline="\n") as self._out:
-            for texts in self._chunks():
-                joined = [joiner(tokens) for tokens in texts]
-                self._write(joined)
-                counts.add(joined)
-        self.generation += 1
-        old.unlink()
-        return counts
-
-    def write_outputs(self, token2id: dict[str, int]) -> list[tuple[int, int, int, int]]:
-        """Token ids, document lengths and Matrix Market lines of each chunk, to three files.
-        Returns per chunk: documents, token ids, non-zeros, bytes of Matrix Market lines."""
-        get, num_terms = token2id.get, max(len(token2id), 1)
-        facts = []
-        with (
-            self.path("ids").open("wb") as ids_out,
-            self.path("lengths").open("wb") as lengths_out,
-            self.path("mm").open("wb") as mm_out,
-        ):
-            for k, texts in enumerate(self._chunks()):
-                first_doc = (self.index + k * self.count) * CHUNK_DOCS
-                flat = list(chain.from_iterable(texts))
-                ids = np.fromiter(map(get, flat, repeat(-1)), dtype=np.int64, count=len(flat))
-                docs = np.repeat(np.arange(len(texts)), [len(tokens) for tokens in texts])
-                keep = ids >= 0
-                ids, docs = ids[keep], docs[keep]
-                ids.astype("<i4").tofile(ids_out)
-                np.bincount(docs, minlength=len(texts)).astype("<i8").tofile(lengths_out)
-                cells, counts = np.unique(docs * num_terms + ids, return_counts=True)
-                rows = zip((cells // num_terms + first_doc + 1).tolist(), (cells % num_terms + 1).tolist(), counts.tolist())
-                lines = "".join(map("%d %d %d\n".__mod__, rows)).encode("ascii")  # as gensim's MmWriter
-                mm_out.write(lines)
-                facts.append((len(texts), len(ids), len(cells), len(lines)))
-        return facts
-
-
-# --- workers: shards in processes, ordered and bounded ----------------------------------------
-
-
-def _serve(shard: Shard, inbox, outbox) -> None:
-    try:
-        while (message := inbox.get()) is not None:
-            method, args = message
-            outbox.put(("ok", getattr(shard, method)(*args)))
-    except BaseException as error:  # noqa: BLE001 - handed to the main process, which raises it
-        outbox.put(("error", error))
-        while inbox.get() is not None:  # keep the main process from blocking on a full inbox
-            pass
-
-
-class Workers:
-    """``send(i, method, *args)`` runs ``shards[i].method(*args)`` in worker process i (in this
-    process when there is one shard); ``receive(i)`` returns shard i's results in order. At most
-    two messages wait per worker (bounded memory, unlike ``Pool.imap``)."""
-
-    def __init__(self, shards: list[Shard]):
-        self.shards = shards
-        self.count = len(shards)
-        self._local: list[deque] = [deque() for _ in shards]
-        self._processes: list = []
-
-    def __enter__(self) -> Self:
-        if self.count > 1:
-            methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-            self._inboxes = [context.Queue(maxsize=2) for _ in self.shards]
-            self._outboxes = [context.Queue() for _ in self.shards]
-            self._processes = [
-                context.Process(target=_serve, args=(shard, inbox, outbox), daemon=True)
-                for shard, inbox, outbox in zip(self.shards, self._inboxes, self._outboxes, strict=True)
-            ]
-            for process in self._processes:
-                process.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if exc_info[0] is None:
-            for inbox in getattr(self, "_inboxes", []):
-                inbox.put(None)
-            for process in self._processes:
-                process.join()
-        for process in self._processes:
-            if process.is_alive():
-                process.terminate()
-                process.join()
-
-    def send(self, index: int, method: str, *args) -> None:
-        if not self._processes:
-            self._local[index].append(getattr(self.shards[index], method)(*args))
-            return
-        while True:
-            try:
-                return self._inboxes[index].put((method, args), timeout=1.0)
-            except queue.Full:
-                self._check_alive(index)
-
-    def receive(self, index: int) -> Any:
-        if not self._processes:
-            return self._local[index].popleft()
-        while True:
-            try:
-                kind, value = self._outboxes[index].get(timeout=1.0)
-            except queue.Empty:
-                self._check_alive(index)
-                continue
-            if kind == "error":
-                raise value
-            return value
-
-    def all(self, method: str, *args) -> list:
-        for index in range(self.count):
-            self.send(index, method, *args)
-        return [self.receive(index) for index in range(self.count)]
-
-    def _check_alive(self, index: int) -> None:
-        process = self._processes[index]
-        if not process.is_alive():
-            raise RuntimeError(f"preprocessing worker {process.pid} died (exit code {process.exitcode})")
 
 
 # --- the passes -------------------------------------------------------------------------------
@@ -482,18 +303,24 @@ def preprocess(
     corpus_format = getattr(corpus, "format", None)
     resolved = resolve_config(config, corpus_format)
     pipeline = Pipeline(resolved)  # checks stopword lists and languages before any work
-    input_fingerprint = corpus.fingerprint()
-    fingerprints = {"input": input_fingerprint, "config": config_fingerprint(resolved), "format_version": FORMAT_VERSION}
-    fingerprint = sha256_json(fingerprints)
-
-    reused = existing_prepared(out_dir, fingerprint, force)
-    if reused is not None:
-        log.info("%s: reusing the prepared corpus (fingerprint %s)", out_dir, fingerprint[:12])
-        return reused
+    fingerprints = {"input": None, "config": config_fingerprint(resolved), "format_version": FORMAT_VERSION}
+    hashing = ThreadPoolExecutor(max_workers=1)
+    if (out_dir / "prepared.json").is_file():  # something to reuse, maybe: the input's fingerprint decides
+        fingerprints["input"] = corpus.fingerprint()
+        reused = existing_prepared(out_dir, sha256_json(fingerprints), force)
+        if reused is not None:
+            log.info("%s: reusing the prepared corpus (fingerprint %s)", out_dir, sha256_json(fingerprints)[:12])
+            return reused
+    else:  # nothing to reuse: hash the input while the workers tokenise it, not before
+        existing_prepared(out_dir, "", force)  # raises if out_dir is a file or holds other things
+        pending_fingerprint = hashing.submit(corpus.fingerprint)
 
     work = make_work_dir(out_dir)
     try:
         facts = _prepare_into(work, corpus, resolved, pipeline, processes or os.cpu_count() or 1, progress)
+        if fingerprints["input"] is None:
+            fingerprints["input"] = pending_fingerprint.result()
+        input_fingerprint, fingerprint = fingerprints["input"], sha256_json(fingerprints)
         facts["seconds"] = round(time.perf_counter() - started, 3)
         write_json(work / "report.json", facts)
         manifest = {
@@ -516,6 +343,8 @@ def preprocess(
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+    finally:
+        hashing.shutdown(cancel_futures=True)
     log.info("%s: prepared %d documents, %d words, %d tokens", out_dir, facts["num_docs"], facts["vocabulary_size"], facts["num_tokens"])
     return PreparedCorpus.load(out_dir)
 
@@ -531,20 +360,18 @@ def _prepare_into(work: Path, corpus, config: PreprocessConfig, pipeline: Pipeli
     log.info("tokenising with %d process(es)", processes)
     with Workers([Shard(index, processes, scratch, pipeline) for index in range(processes)]) as workers:
         # gensim is needed next in this process and not in the workers: load it while they tokenise
-        threading.Thread(target=importlib.import_module, args=("gensim.models.phrases",), daemon=True).start()
+        loading_gensim = threading.Thread(target=importlib.import_module, args=("gensim.corpora",), daemon=True)
+        loading_gensim.start()
         n_docs, tallies = tokenize_documents(
             corpus, workers, meta_path, tally="phrases" if n_layers else "dictionary", progress=progress
         )
+        loading_gensim.join()  # two threads importing gensim at once can see it half initialised
         corpus_report = _corpus_report(corpus, n_docs)
         if n_docs == 0:
             raise CorpusError(f"{source}: no documents to prepare ({len(corpus_report.get('skipped', []))} skipped; see the corpus report)")
         log.debug("tokenised %d documents", n_docs)
         for layer_index in range(n_layers):
-            vocab, total_words = merge_phrase_tallies(tallies)
-            log.debug("merged phrase counts: %d", len(vocab))
-            del tallies
-            frozen = phrases_from_counts(vocab, total_words, config.phrase_min_count, config.phrase_threshold)
-            del vocab
+            frozen = learn_phrase_layer(workers, sum(tallies), config.phrase_min_count, config.phrase_threshold)
             layers.append(export_phrase_layer(frozen))
             log.info("phrase layer %d: %d phrases", layer_index + 1, len(frozen.phrasegrams))
             tallies = workers.all("join_phrases", layers[-1], "phrases" if layer_index + 1 < n_layers else "dictionary")

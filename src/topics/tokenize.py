@@ -1,8 +1,8 @@
-"""Token-stream steps: raw text in, a list of clean tokens out.
+"""Token steps: raw text in, a list of clean tokens out.
 
-Each step is a small pure function from a token stream to a token stream (the first one from a
-text), and a ``Pipeline`` composes the steps a ``PreprocessConfig`` asks for, in a list. The same
-``Pipeline`` runs in worker processes during ``topics.preprocess`` and again, loaded from a
+Tokenising splits a text into raw tokens; every later step is a small pure function of one token
+(the token, changed or not, or None to drop it), and a ``Pipeline`` composes the steps a
+``PreprocessConfig`` asks for, in a list. The same ``Pipeline`` runs in worker processes during ``topics.preprocess`` and again, loaded from a
 prepared corpus, on new text (``PreparedCorpus.prepare_texts``), so both see identical tokens.
 
 Decisions, briefly:
@@ -19,8 +19,8 @@ Decisions, briefly:
   ``1990s`` and ``covid-19`` are words, not numbers.
 * Words are lemmatised as written and lower-cased afterwards: simplemma keeps capitalised names
   (``Wales``, ``United States``, ``bin Laden``) that it would mangle in lower case (``wale``,
-  ``unite``, ``lade``), and still maps ``Countries`` to ``country``. Lemmas are cached per
-  distinct token in each process.
+  ``unite``, ``lade``), and still maps ``Countries`` to ``country``. Each distinct raw token is
+  run through the steps once per process (``Pipeline`` caches the result).
 * Stopwords are removed after lemmatising, since a lemma may be a stopword (``was`` -> ``be``),
   and length bounds are checked last.
 """
@@ -54,7 +54,7 @@ EMAIL_RE = re.compile(_EMAIL)
 NUMBER_RE = re.compile(r"[\d.,:/%+\-]*\d[\d.,:/%+\-]*")
 POSSESSIVE_RE = re.compile(r"['’][sS]$")
 
-Step = Callable[[Iterable[str]], Iterator[str]]
+Step = Callable[[str], "str | None"]  # one token in; the token (maybe changed) out, or None to drop it
 
 
 # --- steps -----------------------------------------------------------------------------------
@@ -75,63 +75,53 @@ def strip_possessive(token: str) -> str:
     return token
 
 
-def lowercase(tokens: Iterable[str]) -> Iterator[str]:
-    for token in tokens:
-        yield token.lower()
+def lowercase(token: str) -> str:
+    return token.lower()
 
 
-def drop_urls(tokens: Iterable[str]) -> Iterator[str]:
-    return (token for token in tokens if not URL_RE.fullmatch(token))
+def drop_url(token: str) -> str | None:
+    return None if URL_RE.fullmatch(token) else token
 
 
-def drop_emails(tokens: Iterable[str]) -> Iterator[str]:
-    return (token for token in tokens if "@" not in token or not EMAIL_RE.fullmatch(token))
+def drop_email(token: str) -> str | None:
+    return None if "@" in token and EMAIL_RE.fullmatch(token) else token
 
 
-def drop_numbers(tokens: Iterable[str]) -> Iterator[str]:
-    return (token for token in tokens if not NUMBER_RE.fullmatch(token))
+def drop_number(token: str) -> str | None:
+    return None if NUMBER_RE.fullmatch(token) else token
 
 
-def drop_punctuation(tokens: Iterable[str]) -> Iterator[str]:
+def drop_punctuation(token: str) -> str | None:
     """Drop tokens with no letter or digit (``--``, ``...``, ``_``)."""
-    return (token for token in tokens if any(char.isalnum() for char in token))
+    return token if any(char.isalnum() for char in token) else None
 
 
 def length_between(shortest: int, longest: int) -> Step:
-    def keep_length(tokens: Iterable[str]) -> Iterator[str]:
-        return (token for token in tokens if shortest <= len(token) <= longest)
+    def keep_length(token: str) -> str | None:
+        return token if shortest <= len(token) <= longest else None
 
     return keep_length
 
 
 def drop_words(words: frozenset[str]) -> Step:
-    def drop_stopwords(tokens: Iterable[str]) -> Iterator[str]:
-        return (token for token in tokens if token not in words)
+    def drop_stopword(token: str) -> str | None:
+        return None if token in words else token
 
-    return drop_stopwords
+    return drop_stopword
 
 
 def lemmatizer(language: tuple[str, ...], lower: bool) -> Step:
-    """Replace each token by its simplemma lemma, cached per distinct token in this process."""
+    """Replace a token by its simplemma lemma (lower-cased if ``lower``); a lemma that would not
+    be one token (empty, or with whitespace) leaves the token as it is."""
     import simplemma
 
-    cache: dict[str, str] = {}
-
-    def lemma_of(token: str) -> str:
+    def lemmatize(token: str) -> str:
         lemma = simplemma.lemmatize(token, lang=language)
         if lower:
             lemma = lemma.lower()
-        # A lemma must stay one token: never empty, never with whitespace.
         if not lemma or any(char.isspace() for char in lemma):
             return token
         return lemma
-
-    def lemmatize(tokens: Iterable[str]) -> Iterator[str]:
-        for token in tokens:
-            lemma = cache.get(token)
-            if lemma is None:
-                lemma = cache[token] = lemma_of(token)
-            yield lemma
 
     return lemmatize
 
@@ -149,17 +139,23 @@ _EN_CONTRACTIONS = [f"{base}n't" for base in (
 
 @cache
 def english_stopwords() -> frozenset[str]:
-    """gensim's STOPWORDS and scikit-learn's ENGLISH_STOP_WORDS together, plus common contractions."""
-    from gensim.parsing.preprocessing import STOPWORDS
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+    """gensim's STOPWORDS and scikit-learn's ENGLISH_STOP_WORDS together, plus common contractions.
 
-    return frozenset(STOPWORDS) | frozenset(ENGLISH_STOP_WORDS) | frozenset(_EN_CONTRACTIONS)
+    The union is shipped as package data (``topics/data/stopwords-en.txt``, checked against the
+    installed packages by the tests): importing gensim and scikit-learn for two word lists costs
+    seconds before any worker can start.
+    """
+    return _shipped_list("stopwords-en.txt") | frozenset(_EN_CONTRACTIONS)
 
 
 @cache
 def russian_stopwords() -> frozenset[str]:
     """The list shipped as package data (``topics/data/stopwords-ru.txt``, NLTK's list extended)."""
-    text = resources.files("topics").joinpath("data/stopwords-ru.txt").read_text(encoding="utf-8")
+    return _shipped_list("stopwords-ru.txt")
+
+
+def _shipped_list(name: str) -> frozenset[str]:
+    text = resources.files("topics").joinpath(f"data/{name}").read_text(encoding="utf-8")
     return frozenset(_words_of(text))
 
 
@@ -225,10 +221,12 @@ class Pipeline:
 
     def token(self, raw: str) -> str | None:
         """The output for one raw token from ``TOKEN_RE``, or None if a step drops it."""
-        tokens: Iterable[str] = [strip_possessive(raw)]
+        token: str | None = strip_possessive(raw)
         for step in self.steps:
-            tokens = step(tokens)
-        return next(iter(tokens), None)
+            token = step(token)
+            if token is None:
+                return None
+        return token
 
     def __call__(self, text: str) -> list[str]:
         form = self.config.unicode_normalization
@@ -241,12 +239,9 @@ class Pipeline:
         # letter or digit, so a text's tokens are those of its whitespace-separated parts, one
         # after another; parts repeat, and each distinct part is tokenised once per process.
         parts = text.split()
-        try:
-            return list(chain.from_iterable(map(words.__getitem__, parts)))
-        except KeyError:
-            for part in set(parts).difference(words):
-                words[part] = self._tokens_of(part)
-            return list(chain.from_iterable(map(words.__getitem__, parts)))
+        for part in set(parts).difference(words):
+            words[part] = self._tokens_of(part)
+        return list(chain.from_iterable(map(words.__getitem__, parts)))
 
     def _tokens_of(self, part: str) -> tuple[str, ...]:
         cache = self._cache
@@ -266,11 +261,11 @@ def build_steps(config: PreprocessConfig, stopwords: frozenset[str]) -> list[Ste
     """The token-stream steps after tokenising, in order, as ``config`` asks."""
     steps: list[Step] = []
     if config.remove_urls:
-        steps.append(drop_urls)
+        steps.append(drop_url)
     if config.remove_emails:
-        steps.append(drop_emails)
+        steps.append(drop_email)
     if config.remove_numbers:
-        steps.append(drop_numbers)
+        steps.append(drop_number)
     if config.remove_punctuation:
         steps.append(drop_punctuation)
     if config.lemmatize:
@@ -344,28 +339,46 @@ def count_phrase_vocab(sentences: Iterable[list[str]], vocab: dict[str, int] | N
 
 
 def phrases_from_counts(vocab: dict[str, int], total_words: int, min_count: int, threshold: float):
-    """A gensim ``FrozenPhrases`` from merged ``count_phrase_vocab`` counts.
+    """A gensim ``FrozenPhrases`` from merged ``count_phrase_vocab`` counts: ``Phrases.export_phrases``
+    over that vocabulary (see ``score_phrases``)."""
+    return score_phrases(*phrase_candidates(vocab, min_count), len(vocab), total_words, min_count, threshold)
 
-    Scores come from gensim's own ``Phrases.score_candidate``; as ``Phrases.export_phrases``, but
-    candidates counted at most ``min_count`` times are skipped unscored: ``original_scorer``
-    gives them a score <= 0, never above a threshold (which is > 0).
-    """
-    from gensim.models.phrases import Phrases
 
-    model = Phrases(
-        min_count=min_count, threshold=threshold, delimiter=PHRASE_DELIMITER, connector_words=CONNECTOR_WORDS
-    )
-    model.vocab = vocab
-    model.corpus_word_count = total_words
-    model.min_reduce = 1
+def phrase_candidates(vocab: dict[str, int], min_count: int) -> tuple[dict[str, int], dict[str, int]]:
+    """What scoring needs of a (part of a) phrase vocabulary: the counts of plain words (no
+    delimiter), and of the candidates (with a delimiter) counted more than ``min_count`` times
+    (``original_scorer`` gives the others a score <= 0, never above a threshold > 0)."""
+    words, candidates = {}, {}
+    for key, count in vocab.items():
+        if PHRASE_DELIMITER not in key:
+            words[key] = count
+        elif count > min_count:
+            candidates[key] = count
+    return words, candidates
+
+
+def score_phrases(
+    words: dict[str, int], candidates: dict[str, int], vocab_size: int, total_words: int, min_count: int, threshold: float
+):
+    """The phrases of ``Phrases.export_phrases``, as a ``FrozenPhrases``: each candidate scored as
+    ``Phrases.score_candidate`` does, by gensim's own ``original_scorer`` (Mikolov et al. 2013),
+    with ``vocab_size`` the number of distinct unigrams and bigrams counted (gensim's ``len(vocab)``).
+    Split out so that the vocabulary can be merged in parts, in several processes."""
+    from gensim.models.phrases import original_scorer
+
     phrasegrams = {}
-    for candidate, count in vocab.items():
-        if count <= min_count or PHRASE_DELIMITER not in candidate:
-            continue
+    get = words.get
+    for candidate, count in candidates.items():
         unigrams = candidate.split(PHRASE_DELIMITER)
-        phrase, score = model.score_candidate(unigrams[0], unigrams[-1], unigrams[1:-1])
-        if score is not None:
-            phrasegrams[phrase] = score
+        count_a, count_b = get(unigrams[0], 0), get(unigrams[-1], 0)
+        if count_a <= 0 or count_b <= 0:
+            continue
+        score = original_scorer(
+            worda_count=count_a, wordb_count=count_b, bigram_count=count,
+            len_vocab=vocab_size, min_count=min_count, corpus_word_count=total_words,
+        )
+        if score > threshold:
+            phrasegrams[candidate] = score
     return _frozen(phrasegrams, threshold, min_count, PHRASE_DELIMITER, CONNECTOR_WORDS)
 
 
