@@ -115,25 +115,35 @@ def config_fingerprint(config: PreprocessConfig) -> str:
 def learn_phrase_layer(workers: Workers, total_words: int, min_count: int, threshold: float):
     """The next phrase layer from the workers' phrase counts, merged without gathering them.
 
-    Each worker hands over its keys as 64-bit hashes with their counts (arrays: no per-key
-    pickling); this process sums the counts of equal hashes with numpy, which gives the number of
+    Each worker hands over its keys as 64-bit hashes with their counts (arrays in a scratch file:
+    no per-key pickling); this process sums the counts of equal hashes with numpy, which gives the number of
     distinct keys (gensim's ``len(vocab)``, part of every score) and the keys worth scoring, and
     asks the workers for just those strings. Merging the dictionaries themselves (over a million
     keys for 20 Newsgroups) was the longest serial step. Two different keys with the same 64-bit
     hash would be counted as one: for a million keys the chance is about 1 in 30 million.
     """
-    arrays = workers.all("phrase_count_arrays", workers.same_hash)
-    hashes = np.concatenate([hashed for hashed, _, _ in arrays])
-    counts = np.concatenate([count for _, count, _ in arrays])
-    is_phrase = np.concatenate([phrase for _, _, phrase in arrays])
+    paths = workers.all("phrase_count_arrays", workers.same_hash)
+    columns = {}
+    for name in ("hashes", "counts", "is_phrase"):  # one column at a time: memory stays near three columns
+        parts = []
+        for path in paths:
+            with np.load(path, allow_pickle=False) as arrays:
+                parts.append(arrays[name])
+        columns[name] = np.concatenate(parts)
+        ends = np.cumsum([len(part) for part in parts])
+        del parts
+    for path in paths:
+        path.unlink()
+    hashes, counts, is_phrase = columns.pop("hashes"), columns.pop("counts"), columns.pop("is_phrase")
     order = np.argsort(hashes, kind="stable")
-    sorted_hashes = hashes[order]
-    starts = np.flatnonzero(np.r_[True, sorted_hashes[1:] != sorted_hashes[:-1]]) if len(hashes) else order
-    merged = np.add.reduceat(counts[order], starts) if len(hashes) else counts
+    hashes = hashes[order]
+    starts = np.flatnonzero(np.r_[True, hashes[1:] != hashes[:-1]]) if len(hashes) else order
+    del hashes
+    merged = np.add.reduceat(counts[order], starts) if len(order) else counts
     first = order[starts]  # where each distinct key first occurs
+    del order, counts
     wanted = ~is_phrase[first] | (merged > min_count)  # plain words, and candidates (see phrase_candidates)
-    first, merged = first[wanted], merged[wanted]
-    ends = np.cumsum([len(hashed) for hashed, _, _ in arrays])
+    first, merged, vocab_size = first[wanted], merged[wanted], len(starts)
     shard_of = np.searchsorted(ends, first, side="right")
     for index in range(workers.count):
         mine = shard_of == index
@@ -144,8 +154,8 @@ def learn_phrase_layer(workers: Workers, total_words: int, min_count: int, thres
         shard_words, shard_candidates = workers.receive(index)
         words.update(shard_words)
         candidates.update(shard_candidates)
-    log.debug("merged phrase counts: %d keys, %d candidates", len(starts), len(candidates))
-    return score_phrases(words, candidates, len(starts), total_words, min_count, threshold)
+    log.debug("merged phrase counts: %d keys, %d candidates", vocab_size, len(candidates))
+    return score_phrases(words, candidates, vocab_size, total_words, min_count, threshold)
 
 
 def dictionary_from_tallies(tallies: list[Tally]):

@@ -103,7 +103,9 @@ class Shard:
 
     def end(self) -> Tally | int:
         self._out.close()
-        return self._handover(self._tally)
+        self.pipeline.forget()  # no later pass tokenises: room for the counts that come next
+        tally, self._tally = self._tally, None
+        return self._handover(tally)
 
     def _handover(self, tally: Tally) -> Tally | int:
         """A dictionary tally goes to the main process; phrase counts stay here (see
@@ -113,19 +115,23 @@ class Shard:
             return tally.total_words
         return tally
 
-    def phrase_count_arrays(self, same_hash: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """This shard's phrase counts as arrays: key hashes, counts, key is a phrase (has the
+    def phrase_count_arrays(self, same_hash: bool) -> Path:
+        """This shard's phrase counts as arrays, in an ``.npz`` file (not through the pipe: no
+        pickled copy): ``hashes`` of the keys, ``counts``, ``is_phrase`` (the key has the
         delimiter). The keys stay here, in the same order, for ``phrase_counts_of``."""
         vocab = self._phrase_counts.vocab
+        self._phrase_counts = None
         self._phrase_keys = keys = list(vocab)
         if same_hash:  # str hashes agree between forked processes (one hash seed)
             hashes = np.fromiter(map(hash, keys), dtype=np.int64, count=len(keys))
         else:  # spawned processes each have their own seed: a stable hash
             hashes = np.fromiter((_stable_hash(key) for key in keys), dtype=np.int64, count=len(keys))
         counts = np.fromiter(vocab.values(), dtype=np.int64, count=len(keys))
+        del vocab
         is_phrase = np.fromiter(map(str.__contains__, keys, repeat(PHRASE_DELIMITER)), dtype=bool, count=len(keys))
-        self._phrase_counts = None
-        return hashes, counts, is_phrase
+        path = self.folder / f"phrase-counts-{self.index}.npz"
+        np.savez(path, hashes=hashes, counts=counts, is_phrase=is_phrase)
+        return path
 
     def phrase_counts_of(self, positions: list[int], counts: list[int]) -> tuple[dict[str, int], dict[str, int]]:
         """The keys at ``positions`` (of ``phrase_count_arrays``) with their merged ``counts``,

@@ -219,6 +219,11 @@ class Pipeline:
     def __reduce__(self):
         return (Pipeline, (self.config, self.stopwords))
 
+    def forget(self) -> None:
+        """Empty the caches (they fill again as needed)."""
+        self._cache.clear()
+        self._words.clear()
+
     def token(self, raw: str) -> str | None:
         """The output for one raw token from ``TOKEN_RE``, or None if a step drops it."""
         token: str | None = strip_possessive(raw)
