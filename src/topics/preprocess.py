@@ -115,40 +115,25 @@ def config_fingerprint(config: PreprocessConfig) -> str:
 def learn_phrase_layer(workers: Workers, total_words: int, min_count: int, threshold: float):
     """The next phrase layer from the workers' phrase counts, merged without gathering them.
 
-    Each worker hands over its keys as 64-bit hashes with their counts (arrays in a scratch file:
-    no per-key pickling); this process sums the counts of equal hashes with numpy, which gives the number of
-    distinct keys (gensim's ``len(vocab)``, part of every score) and the keys worth scoring, and
-    asks the workers for just those strings. Merging the dictionaries themselves (over a million
-    keys for 20 Newsgroups) was the longest serial step. Two different keys with the same 64-bit
-    hash would be counted as one: for a million keys the chance is about 1 in 30 million.
+    Each worker writes its keys' 64-bit hashes and counts as arrays (no per-key pickling); worker j
+    then sums the counts of the keys whose hash is j modulo the number of workers, from every
+    worker's arrays, and returns how many distinct keys there are (gensim's ``len(vocab)``, part of
+    every score) and which keys are worth scoring; only those strings come to this process. Merging
+    the dictionaries here (over a million keys for 20 Newsgroups) was the longest serial step.
+    Two different keys with the same 64-bit hash would count as one: for a million keys the
+    chance is about 1 in 30 million.
     """
     paths = workers.all("phrase_count_arrays", workers.same_hash)
-    columns = {}
-    for name in ("hashes", "counts", "is_phrase"):  # one column at a time: memory stays near three columns
-        parts = []
-        for path in paths:
-            with np.load(path, allow_pickle=False) as arrays:
-                parts.append(arrays[name])
-        columns[name] = np.concatenate(parts)
-        ends = np.cumsum([len(part) for part in parts])
-        del parts
+    for part in range(workers.count):
+        workers.send(part, "merge_phrase_count_part", part, workers.count, paths, min_count)
+    merged = [workers.receive(part) for part in range(workers.count)]
     for path in paths:
         path.unlink()
-    hashes, counts, is_phrase = columns.pop("hashes"), columns.pop("counts"), columns.pop("is_phrase")
-    order = np.argsort(hashes, kind="stable")
-    hashes = hashes[order]
-    starts = np.flatnonzero(np.r_[True, hashes[1:] != hashes[:-1]]) if len(hashes) else order
-    del hashes
-    merged = np.add.reduceat(counts[order], starts) if len(order) else counts
-    first = order[starts]  # where each distinct key first occurs
-    del order, counts
-    wanted = ~is_phrase[first] | (merged > min_count)  # plain words, and candidates (see phrase_candidates)
-    first, merged, vocab_size = first[wanted], merged[wanted], len(starts)
-    shard_of = np.searchsorted(ends, first, side="right")
+    vocab_size = sum(part_size for part_size, _, _, _ in merged)
+    sources, positions, counts = (np.concatenate(column) for column in list(zip(*merged, strict=True))[1:])
     for index in range(workers.count):
-        mine = shard_of == index
-        local = first[mine] - (ends[index - 1] if index else 0)
-        workers.send(index, "phrase_counts_of", local.tolist(), merged[mine].tolist())
+        mine = sources == index
+        workers.send(index, "phrase_counts_of", positions[mine].tolist(), counts[mine].tolist())
     words, candidates = {}, {}
     for index in range(workers.count):  # disjoint keys
         shard_words, shard_candidates = workers.receive(index)

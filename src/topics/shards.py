@@ -133,6 +133,34 @@ class Shard:
         np.savez(path, hashes=hashes, counts=counts, is_phrase=is_phrase)
         return path
 
+    @staticmethod
+    def merge_phrase_count_part(part: int, count: int, paths: list[Path], min_count: int):
+        """Sum the counts of the keys whose hash is ``part`` modulo ``count`` over every shard's
+        ``phrase_count_arrays``. Returns the number of distinct keys, and for each key worth
+        scoring (a plain word, or a candidate counted more than ``min_count`` times): the shard it
+        was first seen in, its position there, and its merged count."""
+        columns: dict[str, list[np.ndarray]] = {"hashes": [], "counts": [], "is_phrase": [], "positions": [], "sources": []}
+        for source, path in enumerate(paths):
+            with np.load(path, allow_pickle=False) as arrays:
+                hashes = arrays["hashes"]
+                mine = np.flatnonzero(hashes % count == part)
+                columns["hashes"].append(hashes[mine])
+                columns["counts"].append(arrays["counts"][mine])
+                columns["is_phrase"].append(arrays["is_phrase"][mine])
+            columns["positions"].append(mine)
+            columns["sources"].append(np.full(len(mine), source, dtype=np.int32))
+        hashes, counts, is_phrase, positions, sources = (np.concatenate(column) for column in columns.values())
+        del columns
+        if not len(hashes):
+            return 0, sources, positions, counts
+        order = np.argsort(hashes, kind="stable")
+        hashes = hashes[order]
+        starts = np.flatnonzero(np.r_[True, hashes[1:] != hashes[:-1]])
+        merged = np.add.reduceat(counts[order], starts)
+        first = order[starts]  # where each distinct key first occurs
+        wanted = ~is_phrase[first] | (merged > min_count)
+        return len(starts), sources[first[wanted]], positions[first[wanted]], merged[wanted]
+
     def phrase_counts_of(self, positions: list[int], counts: list[int]) -> tuple[dict[str, int], dict[str, int]]:
         """The keys at ``positions`` (of ``phrase_count_arrays``) with their merged ``counts``,
         split into plain words and phrase candidates."""

@@ -197,7 +197,7 @@ def languages(config: PreprocessConfig) -> tuple[str, ...]:
 # --- the pipeline ----------------------------------------------------------------------------
 
 
-CACHE_LIMIT = 1_000_000  # distinct raw tokens (and parts) remembered per process; bounds memory
+CACHE_LIMIT = 200_000  # distinct raw tokens (and parts) remembered per process; bounds memory
 
 
 class Pipeline:
