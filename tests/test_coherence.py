@@ -191,20 +191,15 @@ def _ours(texts, window, counting):
     return window_counts.num_windows, matrix
 
 
+@pytest.mark.parametrize(
+    "counting, brute_force",
+    [("boolean", _brute_boolean), ("gensim", _brute_gensim)],  # textbook count; gensim's incremental window
+)
 @settings(max_examples=150, deadline=None)
 @given(texts=texts_strategy, window=st.integers(1, 8))
-def test_boolean_counting_is_the_textbook_count(texts, window):
-    total, occ = _ours(texts, window, "boolean")
-    expected_total, expected = _brute_boolean(texts, window, 5)
-    assert total == expected_total
-    assert np.array_equal(occ, expected)
-
-
-@settings(max_examples=150, deadline=None)
-@given(texts=texts_strategy, window=st.integers(1, 8))
-def test_gensim_counting_emulates_the_incremental_window(texts, window):
-    total, occ = _ours(texts, window, "gensim")
-    expected_total, expected = _brute_gensim(texts, window, 5)
+def test_window_counting_matches_brute_force(counting, brute_force, texts, window):
+    total, occ = _ours(texts, window, counting)
+    expected_total, expected = brute_force(texts, window, 5)
     assert total == expected_total
     assert np.array_equal(occ, expected)
 
