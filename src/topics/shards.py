@@ -31,7 +31,8 @@ CHUNK_DOCS = 128  # every chunk but the last has exactly this many documents
 class Tally:
     """What a worker counts over its chunks in one pass: phrase counts for the next phrase layer,
     or document and collection frequencies (and first occurrences, for the id order) for the
-    dictionary. Handed to the main process once, at the end of the pass."""
+    dictionary. A dictionary tally goes to the main process at the end of the pass; phrase counts
+    stay in the worker (``Shard.phrase_count_arrays``)."""
 
     def __init__(self, kind: str):
         self.kind = kind  # "phrases" or "dictionary"
@@ -64,11 +65,9 @@ class Tally:
         return {**self.__dict__, "_seen": None}
 
 
-
 def _stable_hash(key: str) -> int:
+    """A 64-bit hash of ``key`` that every process agrees on, whatever its hash seed."""
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
-
-
 
 
 # --- shards: one worker's chunks, through every pass ------------------------------------------
