@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -77,6 +79,36 @@ def test_heldout_perplexity_is_gensims_bound(lee_heldout, tmp_path):
     assert bound > lda.log_perplexity(list(lee_heldout.bow("test")))
     # the same run scored again gives the same number
     assert evaluate(run, EvaluateConfig(measures=["perplexity"])).metrics["perplexity"] == result.metrics["perplexity"]
+
+
+def test_relevance_ranking_is_scored_and_recorded(lee_heldout, tmp_path):
+    """λ-relevance (Sievert and Shirley 2014) promotes words specific to a topic over words frequent
+    everywhere; λ = 1 is ranking by probability. Every score says which ranking it used."""
+    from typer.testing import CliRunner
+
+    from topics.cli import app
+
+    run = create_run(lee_heldout, TrainConfig(num_topics=5, passes=5), 0, tmp_path / "run")
+    model = run.model
+    by_probability = model.top_words(10)
+    assert model.top_words(10, "relevance", 1.0) == by_probability
+    by_relevance = model.top_words(10, "relevance", 0.3)
+    assert by_relevance != by_probability
+    share = model.term_frequency / model.term_frequency.sum()
+    index = {word: i for i, word in enumerate(model.vocabulary)}
+    mean_share = lambda topics: np.mean([share[index[w]] for words in topics for w in words])  # noqa: E731
+    assert mean_share(by_relevance) < mean_share(by_probability)  # rarer, more topic-specific words
+
+    result = CliRunner().invoke(app, ["evaluate", str(run.path), "-m", "c_npmi", "--ranking", "relevance", "--relevance-lambda", "0.3"])
+    assert result.exit_code == 0, result.output
+    written = json.loads((run.path / "metrics.json").read_text())["settings"]["c_npmi"]
+    assert (written["ranking"], written["relevance_lambda"]) == ("relevance", 0.3)
+    relevance_score = evaluate(run, EvaluateConfig(measures=["c_npmi"], ranking="relevance", relevance_lambda=0.3))
+    probability_score = evaluate(run, EvaluateConfig(measures=["c_npmi"]))
+    assert relevance_score.settings["c_npmi"]["ranking"] == "relevance"
+    assert relevance_score.settings["c_npmi"]["relevance_lambda"] == 0.3
+    assert probability_score.settings["c_npmi"]["relevance_lambda"] is None
+    assert relevance_score.metrics["c_npmi"] != probability_score.metrics["c_npmi"]
 
 
 def test_perplexity_without_heldout_is_a_clear_error(tmp_path):

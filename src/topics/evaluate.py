@@ -244,6 +244,7 @@ def evaluate_runs(runs: Sequence[Run], config: EvaluateConfig, reference: Prepar
                         "window": windows.get(measure),
                         "counting": config.counting if measure != "u_mass" else "documents",
                         "ranking": config.ranking,
+                        "relevance_lambda": config.relevance_lambda if config.ranking == "relevance" else None,
                         "reference": {"path": str(Path(ref.path).resolve()), "fingerprint": ref.fingerprint},
                     }
     for run, evaluation in zip(runs, evaluations):

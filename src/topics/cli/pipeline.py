@@ -140,6 +140,7 @@ def evaluate(
     window: Annotated[Optional[int], typer.Option(help="sliding window size (default per measure)")] = None,
     counting: Annotated[str, typer.Option(help="sliding-window counting: gensim or boolean")] = "gensim",
     ranking: Annotated[str, typer.Option(help="top-word ranking: probability or relevance")] = "probability",
+    relevance_lambda: Annotated[float, typer.Option(help="λ of relevance ranking (Sievert and Shirley 2014): 1 is probability")] = 0.6,
 ) -> None:
     """Score a run's topics and write metrics.json and topic_metrics.csv into the run folder."""
     from ..config import EvaluateConfig, validate
@@ -147,7 +148,7 @@ def evaluate(
     from ..preprocess import PreparedCorpus
     from ..runs import load_run
 
-    data: dict[str, Any] = dict(topn=topn, counting=counting, ranking=ranking)
+    data: dict[str, Any] = dict(topn=topn, counting=counting, ranking=ranking, relevance_lambda=relevance_lambda)
     if measure:
         check_measures(measure)
         data["measures"] = measure
