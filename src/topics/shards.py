@@ -43,21 +43,27 @@ class Tally:
         self.num_docs = 0
         self.first_seen: list[str] = []  # words new to this worker: per document sorted, in order
         self.first_seen_per_chunk: list[int] = []
+        self._seen: set[str] | None = set()  # the words of first_seen, for fast membership
 
     def add(self, texts: list[list[str]]) -> None:
         if self.kind == "phrases":
             _, words = count_phrase_vocab(texts, self.vocab)
             self.total_words += words
             return
-        before, dfs = len(self.first_seen), self.dfs
+        before, seen = len(self.first_seen), self._seen
         for tokens in texts:
             unique = set(tokens)
-            if new := unique.difference(dfs):  # words this worker has not seen before
-                self.first_seen.extend(sorted(new))
             self.cfs.update(tokens)
-            dfs.update(unique)
+            self.dfs.update(unique)
+            # (a set, not the keys of dfs: set.difference with a dict subclass walks the whole dict)
+            if new := unique.difference(seen):
+                seen |= new
+                self.first_seen.extend(sorted(new))
         self.first_seen_per_chunk.append(len(self.first_seen) - before)
         self.num_docs += len(texts)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_seen": None}
 
 
 def _stable_hash(key: str) -> int:
