@@ -12,7 +12,7 @@ import os
 import platform
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from importlib import metadata
 from pathlib import Path
@@ -64,8 +64,11 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def existing_prepared(out_dir: Path, fingerprint: str, force: bool) -> PreparedCorpus | None:
-    """The prepared corpus to reuse, or None to (re)compute; raise if ``out_dir`` holds something else."""
+def existing_prepared(out_dir: Path, fingerprint: Callable[[], str], force: bool) -> PreparedCorpus | None:
+    """The prepared corpus to reuse, or None to (re)compute; raise if ``out_dir`` holds something else.
+
+    ``fingerprint()`` (which may have to read the whole input) is called only when there is a
+    prepared corpus to compare with."""
     if not out_dir.exists():
         return None
     if not out_dir.is_dir():
@@ -75,7 +78,7 @@ def existing_prepared(out_dir: Path, fingerprint: str, force: bool) -> PreparedC
             existing = PreparedCorpus.load(out_dir)
         except CorpusError:
             existing = None
-        if existing is not None and existing.fingerprint == fingerprint and not force:
+        if existing is not None and not force and existing.fingerprint == fingerprint():
             existing.reused = True
             return existing
         if force:

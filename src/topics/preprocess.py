@@ -133,7 +133,7 @@ def learn_phrase_layer(workers: Workers, total_words: int, min_count: int, thres
     sources, positions, counts = (np.concatenate(column) for column in list(zip(*merged, strict=True))[1:])
     for index in range(workers.count):
         mine = sources == index
-        workers.send(index, "phrase_counts_of", positions[mine].tolist(), counts[mine].tolist())
+        workers.send(index, "phrase_counts_of", positions[mine].tolist(), counts[mine].tolist(), min_count)
     words, candidates = {}, {}
     for index in range(workers.count):  # disjoint keys
         shard_words, shard_candidates = workers.receive(index)
@@ -298,24 +298,24 @@ def preprocess(
     corpus_format = getattr(corpus, "format", None)
     resolved = resolve_config(config, corpus_format)
     pipeline = Pipeline(resolved)  # checks stopword lists and languages before any work
-    fingerprints = {"input": None, "config": config_fingerprint(resolved), "format_version": FORMAT_VERSION}
+    # The input is hashed in a thread: waited for at once when there is a folder to compare with,
+    # otherwise while the workers tokenise (hashing first would add its time to the run).
     hashing = ThreadPoolExecutor(max_workers=1)
-    if (out_dir / "prepared.json").is_file():  # something to reuse, maybe: the input's fingerprint decides
-        fingerprints["input"] = corpus.fingerprint()
-        reused = existing_prepared(out_dir, sha256_json(fingerprints), force)
-        if reused is not None:
-            log.info("%s: reusing the prepared corpus (fingerprint %s)", out_dir, sha256_json(fingerprints)[:12])
-            return reused
-    else:  # nothing to reuse: hash the input while the workers tokenise it, not before
-        existing_prepared(out_dir, "", force)  # raises if out_dir is a file or holds other things
-        pending_fingerprint = hashing.submit(corpus.fingerprint)
+    input_fingerprint = hashing.submit(corpus.fingerprint)
+    hashing.shutdown(wait=False)  # its one thread ends with that task
+    config_hash = config_fingerprint(resolved)
+
+    def fingerprint() -> str:
+        return sha256_json({"input": input_fingerprint.result(), "config": config_hash, "format_version": FORMAT_VERSION})
+
+    reused = existing_prepared(out_dir, fingerprint, force)
+    if reused is not None:
+        log.info("%s: reusing the prepared corpus (fingerprint %s)", out_dir, reused.fingerprint[:12])
+        return reused
 
     work = make_work_dir(out_dir)
     try:
         facts = _prepare_into(work, corpus, resolved, pipeline, processes or os.cpu_count() or 1, progress)
-        if fingerprints["input"] is None:
-            fingerprints["input"] = pending_fingerprint.result()
-        input_fingerprint, fingerprint = fingerprints["input"], sha256_json(fingerprints)
         facts["seconds"] = round(time.perf_counter() - started, 3)
         write_json(work / "report.json", facts)
         manifest = {
@@ -323,10 +323,10 @@ def preprocess(
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "preprocess": resolved.model_dump(mode="json"),
             "corpus": _corpus_description(corpus),
-            "input_fingerprint": input_fingerprint,
-            "config_fingerprint": fingerprints["config"],
+            "input_fingerprint": input_fingerprint.result(),
+            "config_fingerprint": config_hash,
             "pipeline_version": PIPELINE_VERSION,
-            "fingerprint": fingerprint,
+            "fingerprint": fingerprint(),
             "num_docs": facts["num_docs"],
             "num_terms": facts["vocabulary_size"],
             "num_tokens": facts["num_tokens"],
@@ -338,8 +338,6 @@ def preprocess(
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    finally:
-        hashing.shutdown(cancel_futures=True)
     log.info("%s: prepared %d documents, %d words, %d tokens", out_dir, facts["num_docs"], facts["vocabulary_size"], facts["num_tokens"])
     return PreparedCorpus.load(out_dir)
 

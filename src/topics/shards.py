@@ -20,7 +20,13 @@ from typing import Any, Self
 
 import numpy as np
 
-from .tokenize import PHRASE_DELIMITER, PhraseJoiner, Pipeline, count_phrase_vocab
+from .tokenize import (
+    PHRASE_DELIMITER,
+    PhraseJoiner,
+    Pipeline,
+    count_phrase_vocab,
+    phrase_candidates,
+)
 
 CHUNK_DOCS = 128  # every chunk but the last has exactly this many documents
 
@@ -161,15 +167,11 @@ class Shard:
         wanted = ~is_phrase[first] | (merged > min_count)
         return len(starts), sources[first[wanted]], positions[first[wanted]], merged[wanted]
 
-    def phrase_counts_of(self, positions: list[int], counts: list[int]) -> tuple[dict[str, int], dict[str, int]]:
-        """The keys at ``positions`` (of ``phrase_count_arrays``) with their merged ``counts``,
-        split into plain words and phrase candidates."""
+    def phrase_counts_of(self, positions: list[int], counts: list[int], min_count: int) -> tuple[dict[str, int], dict[str, int]]:
+        """The keys at ``positions`` (of ``phrase_count_arrays``) with their merged ``counts``, as
+        ``phrase_candidates`` splits them: plain words and phrase candidates."""
         keys, self._phrase_keys = self._phrase_keys, None
-        words, candidates = {}, {}
-        for position, count in zip(positions, counts, strict=True):
-            key = keys[position]
-            (candidates if PHRASE_DELIMITER in key else words)[key] = count
-        return words, candidates
+        return phrase_candidates(dict(zip(map(keys.__getitem__, positions), counts, strict=True)), min_count)
 
     def _write(self, texts: list[list[str]]) -> None:
         self._out.write("".join(" ".join(tokens) + "\n" for tokens in texts))

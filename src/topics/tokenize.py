@@ -2,8 +2,9 @@
 
 Tokenising splits a text into raw tokens; every later step is a small pure function of one token
 (the token, changed or not, or None to drop it), and a ``Pipeline`` composes the steps a
-``PreprocessConfig`` asks for, in a list. The same ``Pipeline`` runs in worker processes during ``topics.preprocess`` and again, loaded from a
-prepared corpus, on new text (``PreparedCorpus.prepare_texts``), so both see identical tokens.
+``PreprocessConfig`` asks for, in a list. The same ``Pipeline`` runs in worker processes during
+``topics.preprocess`` and again, loaded from a prepared corpus, on new text
+(``PreparedCorpus.prepare_texts``), so both see identical tokens.
 
 Decisions, briefly:
 
@@ -423,7 +424,6 @@ class PhraseJoiner:
     and without importing gensim (worker processes need not load it)."""
 
     def __init__(self, layer: dict):
-        self.layer = layer
         self.delimiter = layer["delimiter"]
         self.phrases = frozenset(phrase for phrase, score in layer["phrasegrams"].items() if score > layer["threshold"])
         self._frozen = import_phrase_layer(layer) if layer["connector_words"] else None
