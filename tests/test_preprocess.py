@@ -14,6 +14,7 @@ from gensim.test.utils import datapath
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from topics import shards
 from topics.config import PreprocessConfig
 from topics.corpus import CorpusReport, Document
 from topics.errors import ConfigError, CorpusError
@@ -21,17 +22,18 @@ from topics.preprocess import (
     PreparedCorpus,
     Shard,
     Workers,
+    learn_phrase_layer,
     preprocess,
     tokenize_documents,
 )
+from topics.shards import add_sorted_counts
 from topics.tokenize import (
     TOKEN_RE,
     PhraseJoiner,
     Pipeline,
-    count_phrase_vocab,
-    export_phrase_layer,
     load_stopwords,
-    phrases_from_counts,
+    phrase_layer,
+    phrase_scores,
 )
 
 LEE = Path(datapath("lee_background.cor"))
@@ -134,14 +136,48 @@ def test_tokenizer_properties(text, shortest, extra, lemmatize):
 # --- collocations ----------------------------------------------------------------------------
 
 
-def test_phrase_counts_match_gensim_phrases():
-    pipeline = Pipeline(PreprocessConfig())
+def test_phrase_layer_is_gensims(lee_prepared):
+    """The bigrams learnt from hash-keyed counts are gensim's Phrases on the same tokens, scores
+    bit for bit, and join the tokens as gensim does."""
+    pipeline = Pipeline(lee_prepared.config)
     texts = [pipeline(line) for line in LEE.read_text(encoding="utf-8").splitlines()]
-    ours = phrases_from_counts(*count_phrase_vocab(iter(texts)), min_count=5, threshold=10.0)
     theirs = Phrases(texts, min_count=5, threshold=10.0).freeze()
-    assert ours.phrasegrams == theirs.phrasegrams
-    assert len(ours.phrasegrams) > 50
-    assert [ours[t] for t in texts[:20]] == [theirs[t] for t in texts[:20]]
+    (layer,) = json.loads((lee_prepared.path / "phrases.json").read_text())["layers"]
+    assert layer["phrasegrams"] == theirs.phrasegrams
+    assert len(theirs.phrasegrams) > 50
+    joiner = PhraseJoiner(layer)
+    assert [joiner(t) for t in texts] == [theirs[t] for t in texts]
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 10**6), st.integers(1, 10**6)), max_size=50),
+       vocab_size=st.integers(1, 10**7), min_count=st.integers(1, 50))
+def test_phrase_scores_are_gensims_original_scorer(rows, vocab_size, min_count):
+    import numpy as np
+    from gensim.models.phrases import original_scorer
+
+    counts, first, last = (np.array(column, dtype=np.int64) for column in zip(*rows)) if rows else (np.zeros(0, np.int64),) * 3
+    expected = [original_scorer(worda_count=a, wordb_count=b, bigram_count=c, len_vocab=vocab_size, min_count=min_count,
+                                corpus_word_count=0) for c, a, b in rows]
+    assert phrase_scores(counts, first, last, vocab_size, min_count).tolist() == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(old=st.lists(st.integers(-(2**63), 2**63 - 1), max_size=40), new=st.lists(st.integers(-(2**63), 2**63 - 1), max_size=40))
+def test_add_sorted_counts_is_a_counter_union(old, new):
+    """Folding counts into sorted arrays (shards.PhraseTally): counts add up, first places stay first."""
+    import collections
+
+    import numpy as np
+
+    def arrays(keys, offset):
+        unique, first, counts = np.unique(np.array(keys, dtype=np.int64), return_index=True, return_counts=True)
+        return unique, counts.astype(np.int64), first.astype(np.int64) + offset
+
+    keys, counts, firsts = add_sorted_counts(*arrays(old, 0), *arrays(new, len(old)))
+    expected = collections.Counter(old) + collections.Counter(new)
+    assert keys.tolist() == sorted(expected) and counts.tolist() == [expected[key] for key in sorted(expected)]
+    assert firsts.tolist() == [(old + new).index(key) for key in sorted(expected)]
 
 
 def test_lee_bigrams(lee_prepared):
@@ -157,9 +193,12 @@ def test_trigrams_learn_a_second_layer(tmp_path):
     assert any(word.count("_") >= 2 for word in prepared.vocabulary)  # e.g. osama_bin_laden
 
 
-def test_phrase_counts_merged_across_processes_match_gensim(tmp_path):
-    """Three workers merge their phrase counts by hash (preprocess.learn_phrase_layer); both layers
-    must be those of one process, and the first gensim's own Phrases on the same tokens."""
+def test_phrase_counts_merged_across_processes_match_gensim(tmp_path, monkeypatch):
+    """Three workers count phrase keys by hash, fold them into sorted arrays (every few chunks
+    here) and merge them by hash (preprocess.learn_phrase_layer): both layers must be gensim's own
+    Phrases on the same tokens, where the second layer's keys collide ("a_b" + "c" and "a" +
+    "b_c" are one key), and the outputs those of one process."""
+    monkeypatch.setattr(shards, "PENDING_KEYS", 5000)
     config = PreprocessConfig(phrases="trigrams", phrase_min_count=3)
     one = preprocess(lee_corpus(), config, tmp_path / "one", processes=1)
     three = preprocess(lee_corpus(), config, tmp_path / "three", processes=3)
@@ -168,9 +207,28 @@ def test_phrase_counts_merged_across_processes_match_gensim(tmp_path):
     assert (three.path / "tokens.npy").read_bytes() == (one.path / "tokens.npy").read_bytes()
     pipeline = Pipeline(config)
     texts = [pipeline(line) for line in LEE.read_text(encoding="utf-8").splitlines()]
-    theirs = Phrases(texts, min_count=3, threshold=config.phrase_threshold).freeze()
-    assert layers[0]["phrasegrams"] == pytest.approx(theirs.phrasegrams)
-    assert set(layers[0]["phrasegrams"]) == set(theirs.phrasegrams) and len(layers[1]["phrasegrams"]) > 0
+    first = Phrases(texts, min_count=3, threshold=config.phrase_threshold).freeze()
+    second = Phrases([first[t] for t in texts], min_count=3, threshold=config.phrase_threshold).freeze()
+    assert layers[0]["phrasegrams"] == first.phrasegrams
+    assert layers[1]["phrasegrams"] == second.phrasegrams and len(second.phrasegrams) > 10
+
+
+def test_spawned_workers_share_a_hash_seed(tmp_path):
+    """Where processes are spawned, not forked, each would hash strings with its own seed; Workers
+    gives them one. The phrase layer must be that of one process."""
+    config = PreprocessConfig(phrase_min_count=3)
+    layers = {}
+    for count, method in ((1, None), (2, "spawn")):
+        (tmp_path / method_dir(method)).mkdir()
+        shards_ = [Shard(index, count, tmp_path / method_dir(method), Pipeline(config)) for index in range(count)]
+        with Workers(shards_, start_method=method) as workers:
+            tokenize_documents(lee_corpus(), workers, tmp_path / f"{method_dir(method)}.csv", tally="phrases")
+            layers[method] = learn_phrase_layer(workers, 3, config.phrase_threshold)
+    assert layers["spawn"] == layers[None] and len(layers[None]["phrasegrams"]) > 100
+
+
+def method_dir(method: str | None) -> str:
+    return method or "in-process"
 
 
 # --- outputs ---------------------------------------------------------------------------------
@@ -183,6 +241,17 @@ def test_filter_extremes_is_respected(tmp_path, lee_prepared):
     assert small.num_terms == 200
     assert small.document_frequency.min() >= 2 and small.document_frequency.max() <= 0.3 * small.num_docs
     assert small.config.keep_n == 200
+    # the filter on arrays (preprocess.dictionary_from_counts) is gensim's filter_extremes on the
+    # whole vocabulary, ties at the keep_n cut included
+    pipeline, (layer,) = Pipeline(small.config), json.loads((small.path / "phrases.json").read_text())["layers"]
+    joiner = PhraseJoiner(layer)
+    whole = Dictionary(joiner(pipeline(line)) for line in LEE.read_text(encoding="utf-8").splitlines())
+    assert whole.num_pos == small.report["num_tokens_before_filtering"] and len(whole) == small.report["vocabulary_size_before_filtering"]
+    whole.filter_extremes(no_below=2, no_above=0.3, keep_n=200)
+    saved = Dictionary.load(str(small.path / "dictionary.gensim"))
+    assert whole.token2id == saved.token2id and list(whole.token2id) == list(saved.token2id) == small.vocabulary
+    assert whole.cfs == saved.cfs and whole.dfs == saved.dfs
+    assert (whole.num_docs, whole.num_pos, whole.num_nnz) == (saved.num_docs, saved.num_pos, saved.num_nnz)
 
 
 def test_outputs_are_present_and_consistent(lee_prepared):
@@ -378,8 +447,8 @@ def test_phrase_joiner_matches_gensim_frozen_phrases():
 
     pipeline = Pipeline(PreprocessConfig())
     texts = [pipeline(line) for line in LEE.read_text(encoding="utf-8").splitlines()]
-    frozen = phrases_from_counts(*count_phrase_vocab(texts), min_count=3, threshold=5.0)
-    joiner = PhraseJoiner(export_phrase_layer(frozen))
+    frozen = Phrases(texts, min_count=3, threshold=5.0).freeze()
+    joiner = PhraseJoiner(phrase_layer(frozen.phrasegrams, 5.0, 3))
     assert [joiner(t) for t in texts] == [frozen[t] for t in texts]
     words = sorted({word for phrase in frozen.phrasegrams for word in phrase.split("_")})[:20]
     rng = random.Random(0)

@@ -5,10 +5,12 @@ out in chunks to worker processes, chunk i to worker i mod n. Each worker keeps 
 chunks in its own scratch file and runs every later pass over that file (phrase layers, counting,
 token ids, bag-of-words: ``topics.shards``); the main process only merges the workers' counts,
 learns the phrases and the dictionary, and concatenates the workers' output files in chunk order.
-Memory therefore grows with the vocabulary, never with the number of documents' tokens. What runs
+Memory therefore grows with the vocabulary, never with the number of documents' tokens, and the
+vocabulary-sized state is kept in arrays where it can be (phrase counts as 64-bit hashes, word
+counts by position, the vocabulary filtered before the gensim Dictionary is built). What runs
 here before, between and after the workers' passes is kept short (no gensim or scikit-learn import
-before the workers start, the input hashed while they work, phrase counts merged as hash arrays):
-on 2 cores it is what limits the speed-up.
+before the workers start, the input hashed while they work, phrase counts merged and scored in
+the workers): on 2 cores it is what limits the speed-up.
 
 The folder (written atomically) holds::
 
@@ -44,6 +46,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import importlib
+import json
 import logging
 import os
 import shutil
@@ -74,13 +77,8 @@ from .prepared import (
     write_json,
     write_vocabulary,
 )
-from .shards import CHUNK_DOCS, Shard, Tally, Workers
-from .tokenize import (
-    PIPELINE_VERSION,
-    Pipeline,
-    export_phrase_layer,
-    score_phrases,
-)
+from .shards import CHUNK_DOCS, Shard, WordCounts, Workers, peak_rss_mb
+from .tokenize import PIPELINE_VERSION, Pipeline, phrase_layer
 
 __all__ = ["REQUIRED_FILES", "BagOfWords", "PreparedCorpus", "preprocess", "resolve_config"]
 
@@ -112,63 +110,87 @@ def config_fingerprint(config: PreprocessConfig) -> str:
     return sha256_json({"config": config.model_dump(mode="json"), "pipeline": PIPELINE_VERSION, "files": files})
 
 
-def learn_phrase_layer(workers: Workers, total_words: int, min_count: int, threshold: float):
-    """The next phrase layer from the workers' phrase counts, merged without gathering them.
+def learn_phrase_layer(workers: Workers, min_count: int, threshold: float) -> dict:
+    """The next phrase layer (``tokenize.phrase_layer``) from the workers' phrase counts, merged
+    without gathering them: gensim's ``Phrases(min_count, threshold).export_phrases()`` over all
+    the workers' tokens.
 
-    Each worker writes its keys' 64-bit hashes and counts as arrays (no per-key pickling); worker j
-    then sums the counts of the keys whose hash is j modulo the number of workers, from every
-    worker's arrays, and returns how many distinct keys there are (gensim's ``len(vocab)``, part of
-    every score) and which keys are worth scoring; only those strings come to this process. Merging
-    the dictionaries here (over a million keys for 20 Newsgroups) was the longest serial step.
-    Two different keys with the same 64-bit hash would count as one: for a million keys the
-    chance is about 1 in 30 million.
+    Each worker writes its keys' 64-bit hashes and counts as arrays, cut into one part per worker
+    by hash; worker j sums part j over every worker and returns how many distinct keys it holds
+    (gensim's ``len(vocab)``, part of every score), the plain words' counts and the candidates.
+    Each worker then finds the strings of its share of the candidates in its own tokens and
+    scores them; only the phrases come to this process. Two different keys with the same 64-bit
+    hash would count as one: for a million keys the chance is about 1 in 30 million.
     """
-    paths = workers.all("phrase_count_arrays", workers.same_hash)
+    paths = workers.all("phrase_count_files", workers.count)
     for part in range(workers.count):
-        workers.send(part, "merge_phrase_count_part", part, workers.count, paths, min_count)
+        workers.send(part, "merge_phrase_count_part", [shard_paths[part] for shard_paths in paths], min_count)
     merged = [workers.receive(part) for part in range(workers.count)]
-    for path in paths:
-        path.unlink()
-    vocab_size = sum(part_size for part_size, _, _, _ in merged)
-    sources, positions, counts = (np.concatenate(column) for column in list(zip(*merged, strict=True))[1:])
+    vocab_size = sum(part[0] for part in merged)
+    word_keys, word_counts, candidate_counts, finders, places = (
+        np.concatenate(column) for column in list(zip(*merged, strict=True))[1:]
+    )
+    del merged
+    order = np.argsort(word_keys)
+    word_keys, word_counts = word_keys[order], word_counts[order]
     for index in range(workers.count):
-        mine = sources == index
-        workers.send(index, "phrase_counts_of", positions[mine].tolist(), counts[mine].tolist(), min_count)
-    words, candidates = {}, {}
-    for index in range(workers.count):  # disjoint keys
-        shard_words, shard_candidates = workers.receive(index)
-        words.update(shard_words)
-        candidates.update(shard_candidates)
-    log.debug("merged phrase counts: %d keys, %d candidates", vocab_size, len(candidates))
-    return score_phrases(words, candidates, vocab_size, total_words, min_count, threshold)
+        mine = np.flatnonzero(finders == index)
+        mine = mine[np.argsort(places[mine])]
+        workers.send(index, "phrases_among", places[mine], candidate_counts[mine], word_keys, word_counts,
+                     vocab_size, min_count, threshold)
+    phrasegrams: dict[str, float] = {}
+    for index in range(workers.count):
+        phrasegrams.update(workers.receive(index))
+    log.debug("merged phrase counts: %d keys, %d candidates", vocab_size, len(candidate_counts))
+    return phrase_layer(phrasegrams, threshold, min_count)
 
 
-def dictionary_from_tallies(tallies: list[Tally]):
-    """A gensim Dictionary from the workers' dictionary tallies, with gensim's id order: the words
-    of chunk c come from worker c mod n; a word's id is given at its first document."""
+def dictionary_from_counts(counts: list[WordCounts], config: PreprocessConfig):
+    """A gensim Dictionary from the workers' word counts, with gensim's id order (the words of
+    chunk c come from worker c mod n; a word's id is given at its first document), filtered as
+    gensim's ``filter_extremes(no_below, no_above, keep_n)`` filters. Returns it with the number of
+    words and of tokens before filtering.
+
+    The filter runs on arrays, before the Dictionary is built (it holds three dicts a word, and
+    most of a corpus's words are rare), with ``filter_extremes``'s rules: keep the words whose
+    document frequency is in [no_below, int(no_above * documents)], then the ``keep_n`` most
+    frequent of them, ties in id order (a stable sort), ids renumbered in order. A test checks it
+    against ``filter_extremes`` on the whole vocabulary. The totals (``num_pos``, ``num_nnz``)
+    stay those of the whole vocabulary, as ``filter_extremes`` leaves them. Empties ``counts``
+    as it goes (the workers' copies of the words are freed once read)."""
     from gensim.corpora import Dictionary
 
-    def first_seen_in_chunk_order() -> Iterator[list[str]]:
-        starts = [0] * len(tallies)
-        for chunk in range(sum(len(tally.first_seen_per_chunk) for tally in tallies)):
-            tally = tallies[chunk % len(tallies)]
-            start, size = starts[chunk % len(tallies)], tally.first_seen_per_chunk[chunk // len(tallies)]
-            starts[chunk % len(tallies)] += size
-            yield tally.first_seen[start:start + size]
+    def new_words_in_chunk_order() -> Iterator[list[str]]:
+        starts = [0] * len(counts)
+        for chunk in range(sum(len(shard.new_words_per_chunk) for shard in counts)):
+            shard = chunk % len(counts)
+            size = counts[shard].new_words_per_chunk[chunk // len(counts)]
+            yield counts[shard].words[starts[shard]:starts[shard] + size]
+            starts[shard] += size
 
-    order = dict.fromkeys(chain.from_iterable(first_seen_in_chunk_order()))  # keeps first occurrences
-    cfs, dfs = tallies[0].cfs, tallies[0].dfs
-    for tally in tallies[1:]:
-        cfs.update(tally.cfs)
-        dfs.update(tally.dfs)
+    ids = dict.fromkeys(chain.from_iterable(new_words_in_chunk_order()))  # keeps first occurrences
+    for index, word in enumerate(ids):
+        ids[word] = index
+    cfs, dfs = np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=np.int64)
+    num_docs = sum(shard.num_docs for shard in counts)
+    for index, shard in enumerate(counts):
+        positions = np.fromiter(map(ids.__getitem__, shard.words), dtype=np.int64, count=len(shard.words))
+        cfs[positions] += shard.cfs  # positions are distinct within a shard
+        dfs[positions] += shard.dfs
+        counts[index] = shard = None  # its copies of the words' strings can go
+    keep = np.flatnonzero((dfs >= config.no_below) & (dfs <= int(config.no_above * num_docs)))
+    if config.keep_n is not None and len(keep) > config.keep_n:
+        keep = np.sort(keep[np.argsort(-dfs[keep], kind="stable")[:config.keep_n]])
+    words = list(ids)
+    del ids
     dictionary = Dictionary()
-    dictionary.token2id = {token: index for index, token in enumerate(order)}
-    dictionary.cfs = {dictionary.token2id[token]: count for token, count in cfs.items()}
-    dictionary.dfs = {dictionary.token2id[token]: count for token, count in dfs.items()}
-    dictionary.num_docs = sum(tally.num_docs for tally in tallies)
-    dictionary.num_pos = sum(cfs.values())
-    dictionary.num_nnz = sum(dfs.values())
-    return dictionary
+    dictionary.token2id = dict(zip(map(words.__getitem__, keep.tolist()), range(len(keep))))
+    dictionary.cfs = dict(enumerate(cfs[keep].tolist()))
+    dictionary.dfs = dict(enumerate(dfs[keep].tolist()))
+    dictionary.num_docs = num_docs
+    dictionary.num_pos = int(cfs.sum())
+    dictionary.num_nnz = int(dfs.sum())
+    return dictionary, len(words), dictionary.num_pos
 
 
 # --- the passes -------------------------------------------------------------------------------
@@ -182,9 +204,10 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
 
 def tokenize_documents(
     documents: Iterable, workers: Workers, meta_path: Path, *, tally: str, progress: Callable[[int], None] | None = None,
-) -> tuple[int, list[Tally]]:
+) -> tuple[int, list]:
     """One pass over ``documents`` (a one-shot iterator is fine): tokens to the workers' shards,
-    metadata to ``meta_path``. Returns the number of documents and the workers' tallies."""
+    metadata to ``meta_path``. Returns the number of documents and what each worker hands over at
+    the end of the pass (``Shard.end``)."""
     n_docs = sent = received = 0
     workers.all("begin", tally)
 
@@ -346,7 +369,7 @@ def _prepare_into(work: Path, corpus, config: PreprocessConfig, pipeline: Pipeli
     scratch = work / ".scratch"
     scratch.mkdir()
     meta_path = scratch / "meta.csv"
-    layers: list[dict] = []
+    phrase_counts: list[int] = []  # the layers themselves wait in scratch files, out of memory
     n_layers = {"none": 0, "bigrams": 1, "trigrams": 2}[config.phrases]
     source = _corpus_description(corpus).get("source") or "corpus"
 
@@ -364,22 +387,21 @@ def _prepare_into(work: Path, corpus, config: PreprocessConfig, pipeline: Pipeli
             raise CorpusError(f"{source}: no documents to prepare ({len(corpus_report.get('skipped', []))} skipped; see the corpus report)")
         log.debug("tokenised %d documents", n_docs)
         for layer_index in range(n_layers):
-            frozen = learn_phrase_layer(workers, sum(tallies), config.phrase_min_count, config.phrase_threshold)
-            layers.append(export_phrase_layer(frozen))
-            log.info("phrase layer %d: %d phrases", layer_index + 1, len(frozen.phrasegrams))
-            tallies = workers.all("join_phrases", layers[-1], "phrases" if layer_index + 1 < n_layers else "dictionary")
+            layer = learn_phrase_layer(workers, config.phrase_min_count, config.phrase_threshold)
+            phrase_counts.append(len(layer["phrasegrams"]))
+            log.info("phrase layer %d: %d phrases", layer_index + 1, phrase_counts[-1])
+            write_json(scratch / f"phrase-layer-{layer_index}.json", layer)
+            tallies = workers.all("join_phrases", layer, "phrases" if layer_index + 1 < n_layers else "dictionary")
+            del layer
         log.debug("phrases joined")
-        dictionary = dictionary_from_tallies(tallies)
+        dictionary, words_before, tokens_before = dictionary_from_counts(tallies, config)
         del tallies
-        log.debug("dictionary of %d words", len(dictionary))
-        words_before, tokens_before = len(dictionary), dictionary.num_pos
+        log.debug("dictionary of %d words (%d before filtering)", len(dictionary), words_before)
         if words_before == 0:
             raise CorpusError(
                 f"{source}: no tokens left after tokenising {n_docs} documents; loosen [preprocess] stopwords, "
                 f"min_token_length ({config.min_token_length}) or max_token_length ({config.max_token_length})"
             )
-        dictionary.filter_extremes(no_below=config.no_below, no_above=config.no_above, keep_n=config.keep_n)
-        dictionary.compactify()
         if len(dictionary) == 0:
             raise CorpusError(
                 f"{source}: no words left after vocabulary filtering of {words_before} words; loosen [preprocess] "
@@ -393,10 +415,13 @@ def _prepare_into(work: Path, corpus, config: PreprocessConfig, pipeline: Pipeli
         np.save(work / "is_test.npy", is_test, allow_pickle=False)
         empties = write_outputs(work, workers, meta_path, dictionary, is_test)
         log.debug("outputs written")
+        peak_memory = {"main": peak_rss_mb(), "workers": workers.all("peak_rss_mb") if processes > 1 else []}
 
     dictionary.save(str(work / "dictionary.gensim"))
     write_vocabulary(work, dictionary)
+    layers = [json.loads((scratch / f"phrase-layer-{index}.json").read_text(encoding="utf-8")) for index in range(n_layers)]
     write_json(work / "phrases.json", {"delimiter": "_", "layers": layers})
+    del layers
     shutil.rmtree(scratch)
 
     warnings = dict(corpus_report.get("warnings", {}))
@@ -416,8 +441,9 @@ def _prepare_into(work: Path, corpus, config: PreprocessConfig, pipeline: Pipeli
         "vocabulary_size": len(dictionary),
         "num_tokens_before_filtering": int(tokens_before),
         "num_tokens": int(sum(dictionary.cfs.values())),
-        "phrases": [len(layer["phrasegrams"]) for layer in layers],
+        "phrases": phrase_counts,
         "processes": processes,
+        "peak_memory_mb": peak_memory,
     }
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import _count_elements  # Counter's C counting loop, for a plain dict
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from importlib import resources
@@ -304,10 +303,11 @@ def _check_languages(codes: tuple[str, ...]) -> None:
 
 # --- collocations ----------------------------------------------------------------------------
 #
-# gensim's Phrases counts unigrams and bigrams in one Python loop in one process. We count the
-# same things the same way (``count_phrase_vocab`` mirrors ``Phrases._learn_vocab``) per chunk of
-# documents in worker processes, merge the counts, and hand them to a ``Phrases`` object, so the
-# scores and the phrases found are gensim's own (default ``original_scorer``, Mikolov et al.
+# gensim's Phrases counts unigrams and bigrams in one Python loop in one process, keeping every
+# bigram's string in a dict. We count the same keys (``topics.shards.PhraseTally``) per chunk of
+# documents in worker processes, as 64-bit hashes of the strings, merge the counts by hash, find
+# the strings of the candidates again, and score them with gensim's scorer (``phrase_scores``),
+# so the phrases and their scores are gensim's own (default ``original_scorer``, Mikolov et al.
 # 2013). Unlike gensim we never prune the vocabulary; results are identical while the corpus has
 # fewer than ``max_vocab_size`` (40 million) unigram and bigram types.
 
@@ -317,75 +317,30 @@ PHRASE_DELIMITER = "_"
 CONNECTOR_WORDS: frozenset[str] = frozenset()
 
 
-def count_phrase_vocab(sentences: Iterable[list[str]], vocab: dict[str, int] | None = None) -> tuple[dict[str, int], int]:
-    """Unigram and bigram counts, exactly as ``gensim.models.phrases.Phrases._learn_vocab``; one pass."""
-    vocab = {} if vocab is None else vocab
-    if not CONNECTOR_WORDS:
-        # Without connector words a candidate is two adjacent words: count in C, not word by word.
-        sentences = sentences if isinstance(sentences, list) else list(sentences)
-        join = PHRASE_DELIMITER.join
-        _count_elements(vocab, chain.from_iterable(sentences))
-        _count_elements(vocab, chain.from_iterable(map(join, zip(s, islice(s, 1, None))) for s in sentences))
-        return vocab, sum(map(len, sentences))
-    total_words = 0
-    get = vocab.get
-    for sentence in sentences:
-        start_token, in_between = None, []
-        for word in sentence:
-            if word not in CONNECTOR_WORDS:
-                vocab[word] = get(word, 0) + 1
-                if start_token is not None:
-                    phrase = PHRASE_DELIMITER.join([start_token, *in_between, word])
-                    vocab[phrase] = get(phrase, 0) + 1
-                start_token, in_between = word, []
-            elif start_token is not None:
-                in_between.append(word)
-            total_words += 1
-    return vocab, total_words
+def phrase_scores(counts, first_counts, last_counts, vocab_size: int, min_count: int):
+    """gensim's ``original_scorer`` over arrays: ``(bigram_count - min_count) / float(worda_count
+    * wordb_count) * len_vocab``, the same float operations in the same order (so the same
+    scores, bit for bit; a test checks), and -inf where a word count is 0, as gensim."""
+    import numpy as np
+
+    denominators = (first_counts * last_counts).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = (counts - min_count) / denominators * vocab_size
+    scores[denominators == 0] = -np.inf
+    return scores
 
 
-def phrases_from_counts(vocab: dict[str, int], total_words: int, min_count: int, threshold: float):
-    """A gensim ``FrozenPhrases`` from merged ``count_phrase_vocab`` counts: ``Phrases.export_phrases``
-    over that vocabulary (see ``score_phrases``)."""
-    return score_phrases(*phrase_candidates(vocab, min_count), len(vocab), total_words, min_count, threshold)
-
-
-def phrase_candidates(vocab: dict[str, int], min_count: int) -> tuple[dict[str, int], dict[str, int]]:
-    """What scoring needs of a (part of a) phrase vocabulary: the counts of plain words (no
-    delimiter), and of the candidates (with a delimiter) counted more than ``min_count`` times
-    (``original_scorer`` gives the others a score <= 0, never above a threshold > 0)."""
-    words, candidates = {}, {}
-    for key, count in vocab.items():
-        if PHRASE_DELIMITER not in key:
-            words[key] = count
-        elif count > min_count:
-            candidates[key] = count
-    return words, candidates
-
-
-def score_phrases(
-    words: dict[str, int], candidates: dict[str, int], vocab_size: int, total_words: int, min_count: int, threshold: float
-):
-    """The phrases of ``Phrases.export_phrases``, as a ``FrozenPhrases``: each candidate scored as
-    ``Phrases.score_candidate`` does, by gensim's own ``original_scorer`` (Mikolov et al. 2013),
-    with ``vocab_size`` the number of distinct unigrams and bigrams counted (gensim's ``len(vocab)``).
-    Split out so that the vocabulary can be merged in parts, in several processes."""
-    from gensim.models.phrases import original_scorer
-
-    phrasegrams = {}
-    get = words.get
-    for candidate, count in candidates.items():
-        unigrams = candidate.split(PHRASE_DELIMITER)
-        count_a, count_b = get(unigrams[0], 0), get(unigrams[-1], 0)
-        if count_a <= 0 or count_b <= 0:
-            continue
-        score = original_scorer(
-            worda_count=count_a, wordb_count=count_b, bigram_count=count,
-            len_vocab=vocab_size, min_count=min_count, corpus_word_count=total_words,
-        )
-        if score > threshold:
-            phrasegrams[candidate] = score
-    return _frozen(phrasegrams, threshold, min_count, PHRASE_DELIMITER, CONNECTOR_WORDS)
+def phrase_layer(phrasegrams: dict[str, float], threshold: float, min_count: int) -> dict:
+    """A pickle-free (JSON) phrase layer: what ``import_phrase_layer`` needs to rebuild gensim's
+    ``FrozenPhrases`` (default scorer, no connector words), phrases sorted."""
+    return {
+        "scoring": "default",
+        "threshold": threshold,
+        "min_count": min_count,
+        "delimiter": PHRASE_DELIMITER,
+        "connector_words": sorted(CONNECTOR_WORDS),
+        "phrasegrams": {phrase: float(score) for phrase, score in sorted(phrasegrams.items())},
+    }
 
 
 def _frozen(phrasegrams: dict[str, float], threshold: float, min_count: int, delimiter: str, connector_words):
@@ -399,18 +354,6 @@ def _frozen(phrasegrams: dict[str, float], threshold: float, min_count: int, del
     frozen.connector_words = frozenset(connector_words)
     frozen.phrasegrams = phrasegrams
     return frozen
-
-
-def export_phrase_layer(frozen) -> dict:
-    """A pickle-free (JSON) description of a ``FrozenPhrases``: enough to apply it to new text."""
-    return {
-        "scoring": "default",
-        "threshold": frozen.threshold,
-        "min_count": frozen.min_count,
-        "delimiter": frozen.delimiter,
-        "connector_words": sorted(frozen.connector_words),
-        "phrasegrams": {phrase: float(score) for phrase, score in sorted(frozen.phrasegrams.items())},
-    }
 
 
 def import_phrase_layer(layer: dict):
