@@ -213,6 +213,16 @@ def test_phrase_counts_merged_across_processes_match_gensim(tmp_path, monkeypatc
     assert layers[1]["phrasegrams"] == second.phrasegrams and len(second.phrasegrams) > 10
 
 
+@pytest.mark.parametrize("phrases", ["none", "bigrams", "trigrams"])
+def test_phrases_json_is_written_as_json_dumps_would(tmp_path, phrases):
+    """phrases.json is assembled from the layers' files line by line (preprocess.write_phrases)."""
+    prepared = preprocess(lee_corpus(), PreprocessConfig(phrases=phrases, phrase_min_count=3), tmp_path / phrases, processes=1)
+    text = (prepared.path / "phrases.json").read_text(encoding="utf-8")
+    content = json.loads(text)
+    assert len(content["layers"]) == {"none": 0, "bigrams": 1, "trigrams": 2}[phrases]
+    assert text == json.dumps(content, indent=2, ensure_ascii=False) + "\n"
+
+
 def test_spawned_workers_share_a_hash_seed(tmp_path):
     """Where processes are spawned, not forked, each would hash strings with its own seed; Workers
     gives them one. The phrase layer must be that of one process."""
@@ -448,7 +458,7 @@ def test_phrase_joiner_matches_gensim_frozen_phrases():
     pipeline = Pipeline(PreprocessConfig())
     texts = [pipeline(line) for line in LEE.read_text(encoding="utf-8").splitlines()]
     frozen = Phrases(texts, min_count=3, threshold=5.0).freeze()
-    joiner = PhraseJoiner(phrase_layer(frozen.phrasegrams, 5.0, 3))
+    joiner = PhraseJoiner(phrase_layer(sorted(frozen.phrasegrams.items()), 5.0, 3))
     assert [joiner(t) for t in texts] == [frozen[t] for t in texts]
     words = sorted({word for phrase in frozen.phrasegrams for word in phrase.split("_")})[:20]
     rng = random.Random(0)

@@ -51,7 +51,11 @@ def write_vocabulary(work: Path, dictionary) -> None:
 
 
 def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    """``data`` as indented JSON, encoded piece by piece into the file (a phrase layer's JSON is
+    tens of MB as one string)."""
+    with path.open("w", encoding="utf-8") as out:
+        json.dump(data, out, indent=2, ensure_ascii=False, default=str)
+        out.write("\n")
 
 
 def package_versions() -> dict[str, str]:

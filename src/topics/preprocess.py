@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import heapq
 import importlib
 import json
 import logging
@@ -119,7 +120,8 @@ def learn_phrase_layer(workers: Workers, min_count: int, threshold: float) -> di
     by hash; worker j sums part j over every worker and returns how many distinct keys it holds
     (gensim's ``len(vocab)``, part of every score), the plain words' counts and the candidates.
     Each worker then finds the strings of its share of the candidates in its own tokens and
-    scores them; only the phrases come to this process. Two different keys with the same 64-bit
+    scores them; only the phrases come to this process, sorted, and are merged in order (one
+    dict of them is built here, not several). Two different keys with the same 64-bit
     hash would count as one: for a million keys the chance is about 1 in 30 million.
     """
     paths = workers.all("phrase_count_files", workers.count)
@@ -138,11 +140,9 @@ def learn_phrase_layer(workers: Workers, min_count: int, threshold: float) -> di
         mine = mine[np.argsort(places[mine])]
         workers.send(index, "phrases_among", places[mine], candidate_counts[mine], word_keys, word_counts,
                      vocab_size, min_count, threshold)
-    phrasegrams: dict[str, float] = {}
-    for index in range(workers.count):
-        phrasegrams.update(workers.receive(index))
+    found = [workers.receive(index) for index in range(workers.count)]  # each sorted, all disjoint
     log.debug("merged phrase counts: %d keys, %d candidates", vocab_size, len(candidate_counts))
-    return phrase_layer(phrasegrams, threshold, min_count)
+    return phrase_layer(heapq.merge(*(zip(phrases, scores.tolist()) for phrases, scores in found)), threshold, min_count)
 
 
 def dictionary_from_counts(counts: list[WordCounts], config: PreprocessConfig):
@@ -419,9 +419,7 @@ def _prepare_into(work: Path, corpus, config: PreprocessConfig, pipeline: Pipeli
 
     dictionary.save(str(work / "dictionary.gensim"))
     write_vocabulary(work, dictionary)
-    layers = [json.loads((scratch / f"phrase-layer-{index}.json").read_text(encoding="utf-8")) for index in range(n_layers)]
-    write_json(work / "phrases.json", {"delimiter": "_", "layers": layers})
-    del layers
+    write_phrases(work / "phrases.json", [scratch / f"phrase-layer-{index}.json" for index in range(n_layers)])
     shutil.rmtree(scratch)
 
     warnings = dict(corpus_report.get("warnings", {}))
@@ -445,6 +443,19 @@ def _prepare_into(work: Path, corpus, config: PreprocessConfig, pipeline: Pipeli
         "processes": processes,
         "peak_memory_mb": peak_memory,
     }
+
+
+def write_phrases(path: Path, layer_paths: list[Path]) -> None:
+    """``phrases.json``, ``{"delimiter": "_", "layers": [...]}`` as ``write_json`` writes it, from
+    layers that ``write_json`` wrote to files: their lines copied in, indented two levels deeper,
+    so that no layer (100,000 phrases or more) is parsed and encoded again in memory."""
+    with path.open("w", encoding="utf-8", newline="\n") as out:
+        out.write('{\n  "delimiter": "_",\n  "layers": [')
+        for index, layer_path in enumerate(layer_paths):
+            out.write(",\n" if index else "\n")
+            with layer_path.open(encoding="utf-8", newline="\n") as lines:
+                out.write("\n".join("    " + line.removesuffix("\n") for line in lines))
+        out.write("\n  ]\n}\n" if layer_paths else "]\n}\n")
 
 
 def _corpus_report(corpus, n_docs: int) -> dict:

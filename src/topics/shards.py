@@ -257,11 +257,11 @@ class Shard:
                 merged[candidate], sources[chosen[candidate]], firsts[chosen[candidate]])
 
     def phrases_among(self, places: np.ndarray, counts: np.ndarray, word_keys: np.ndarray, word_counts: np.ndarray,
-                      vocab_size: int, min_count: int, threshold: float) -> dict[str, float]:
+                      vocab_size: int, min_count: int, threshold: float) -> tuple[list[str], np.ndarray]:
         """The phrases among this shard's share of the candidates: their strings, read from the
         current token file at their ``places`` (sorted; see ``PhraseTally``), scored with their
         merged ``counts`` and the merged counts of their first and last words (``word_keys``
-        sorted); those scoring above ``threshold``, with their scores."""
+        sorted); those scoring above ``threshold``, sorted, and their scores."""
         strings: list[str] = []
         tokens_before, next_place = 0, 0
         join = PHRASE_DELIMITER.join
@@ -289,7 +289,8 @@ class Shard:
         last = counts_of(string.rsplit(PHRASE_DELIMITER, 1)[-1] for string in strings)
         scores = phrase_scores(counts, first, last, vocab_size, min_count)
         keep = np.flatnonzero((first > 0) & (last > 0) & (scores > threshold)).tolist()
-        return {strings[index]: float(scores[index]) for index in keep}
+        keep.sort(key=strings.__getitem__)
+        return [strings[index] for index in keep], scores[keep]
 
     def _write(self, texts: list[list[str]]) -> None:
         self._out.write("".join(" ".join(tokens) + "\n" for tokens in texts))

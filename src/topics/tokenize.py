@@ -330,16 +330,17 @@ def phrase_scores(counts, first_counts, last_counts, vocab_size: int, min_count:
     return scores
 
 
-def phrase_layer(phrasegrams: dict[str, float], threshold: float, min_count: int) -> dict:
+def phrase_layer(phrasegrams: Iterable[tuple[str, float]], threshold: float, min_count: int) -> dict:
     """A pickle-free (JSON) phrase layer: what ``import_phrase_layer`` needs to rebuild gensim's
-    ``FrozenPhrases`` (default scorer, no connector words), phrases sorted."""
+    ``FrozenPhrases`` (default scorer, no connector words). ``phrasegrams``: (phrase, score)
+    pairs, sorted by phrase (the order they are written in)."""
     return {
         "scoring": "default",
         "threshold": threshold,
         "min_count": min_count,
         "delimiter": PHRASE_DELIMITER,
         "connector_words": sorted(CONNECTOR_WORDS),
-        "phrasegrams": {phrase: float(score) for phrase, score in sorted(phrasegrams.items())},
+        "phrasegrams": dict(phrasegrams),
     }
 
 
