@@ -47,7 +47,6 @@ import csv
 import datetime as dt
 import heapq
 import importlib
-import json
 import logging
 import os
 import shutil
