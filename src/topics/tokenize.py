@@ -358,7 +358,7 @@ def _frozen(phrasegrams: dict[str, float], threshold: float, min_count: int, del
 
 
 def import_phrase_layer(layer: dict):
-    """The ``FrozenPhrases`` that ``export_phrase_layer`` described (gensim's own class, no refitting)."""
+    """The ``FrozenPhrases`` that ``phrase_layer`` describes (gensim's own class, no refitting)."""
     return _frozen(dict(layer["phrasegrams"]), layer["threshold"], layer["min_count"], layer["delimiter"], layer["connector_words"])
 
 
