@@ -78,7 +78,7 @@ class PhraseTally:
                              dtype=np.int64, count=max(len(flat) - 1, 0))
         places = 2 * np.arange(start, start + len(hashes), dtype=np.int64)
         within = np.ones(len(hashes), dtype=bool)  # pairs not across two documents
-        ends = np.cumsum([len(tokens) for tokens in texts]) - 1
+        ends = np.cumsum([len(tokens) for tokens in texts], dtype=np.int64) - 1
         within[ends[(ends >= 0) & (ends < len(hashes))]] = False
         self._pending.append((hashes[within], places[within]))
         if compound := list(compress(range(len(flat)), map(str.__contains__, flat, repeat(PHRASE_DELIMITER)))):
@@ -105,9 +105,8 @@ class PhraseTally:
             self.keys, self.counts, self.firsts, hashes[starts], counts, places[order[starts]]
         )
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Every key's hash (sorted), count, first place (-1 for plain words) and whether it is a
-        plain word."""
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every key's hash (sorted), count, and first place (-1 for the plain words)."""
         self._fold()
         words, self.words = self.words, {}
         word_keys = np.fromiter(map(hash, words), dtype=np.int64, count=len(words))
@@ -118,13 +117,14 @@ class PhraseTally:
             self.keys, self.counts, self.firsts, word_keys[order], word_counts[order], np.full(len(order), -1, dtype=np.int64)
         )
         self.keys = self.counts = self.firsts = None
-        return keys, counts, firsts, firsts < 0
+        return keys, counts, firsts
 
 
 class DictionaryTally:
     """Document and collection frequencies over one worker's chunks, by word, and the words in the
     order gensim's ``Dictionary`` would number them: per document the new words sorted, documents
-    in order. Words are strings once (``words``, in that order); counts are arrays by position."""
+    in order. Each word is a string once (a key of ``index``, in that order); counts are arrays
+    by position."""
 
     def __init__(self):
         self.index: dict[str, int] = {}  # word -> position, in first-seen order
@@ -217,7 +217,7 @@ class Shard:
     def phrase_count_files(self, parts: int) -> list[Path]:
         """This shard's phrase counts in ``parts`` files (not through the pipe), part j holding
         the keys whose hash is j modulo ``parts``: ``keys`` (sorted), ``counts``, ``firsts``."""
-        keys, counts, firsts, _ = self._phrase_tally.arrays()
+        keys, counts, firsts = self._phrase_tally.arrays()
         self._phrase_tally = None
         part_of = keys % parts
         paths = []
