@@ -197,14 +197,16 @@ def test_phrase_counts_merged_across_processes_match_gensim(tmp_path, monkeypatc
     """Three workers count phrase keys by hash, fold them into sorted arrays (every few chunks
     here) and merge them by hash (preprocess.learn_phrase_layer): both layers must be gensim's own
     Phrases on the same tokens, where the second layer's keys collide ("a_b" + "c" and "a" +
-    "b_c" are one key), and the outputs those of one process."""
+    "b_c" are one key), and the outputs those of one process, also with a worker that has no chunk."""
     monkeypatch.setattr(shards, "PENDING_KEYS", 5000)
     config = PreprocessConfig(phrases="trigrams", phrase_min_count=3)
     one = preprocess(lee_corpus(), config, tmp_path / "one", processes=1)
     three = preprocess(lee_corpus(), config, tmp_path / "three", processes=3)
+    four = preprocess(lee_corpus(), config, tmp_path / "four", processes=4)  # 3 chunks: one worker has none
     layers = json.loads((three.path / "phrases.json").read_text())["layers"]
-    assert layers == json.loads((one.path / "phrases.json").read_text())["layers"]
-    assert (three.path / "tokens.npy").read_bytes() == (one.path / "tokens.npy").read_bytes()
+    for other in (three, four):
+        for name in ("phrases.json", "tokens.npy", "vocabulary.txt", "corpus.mm"):
+            assert (other.path / name).read_bytes() == (one.path / name).read_bytes(), name
     pipeline = Pipeline(config)
     texts = [pipeline(line) for line in LEE.read_text(encoding="utf-8").splitlines()]
     first = Phrases(texts, min_count=3, threshold=config.phrase_threshold).freeze()
