@@ -14,7 +14,7 @@ from gensim.test.utils import datapath
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from topics import shards
+from topics import tallies
 from topics.config import PreprocessConfig
 from topics.corpus import CorpusReport, Document
 from topics.errors import ConfigError, CorpusError
@@ -26,7 +26,7 @@ from topics.preprocess import (
     preprocess,
     tokenize_documents,
 )
-from topics.shards import add_sorted_counts
+from topics.tallies import add_sorted_counts
 from topics.tokenize import (
     TOKEN_RE,
     PhraseJoiner,
@@ -165,7 +165,7 @@ def test_phrase_scores_are_gensims_original_scorer(rows, vocab_size, min_count):
 @settings(max_examples=200, deadline=None)
 @given(old=st.lists(st.integers(-(2**63), 2**63 - 1), max_size=40), new=st.lists(st.integers(-(2**63), 2**63 - 1), max_size=40))
 def test_add_sorted_counts_is_a_counter_union(old, new):
-    """Folding counts into sorted arrays (shards.PhraseTally): counts add up, first places stay first."""
+    """Folding counts into sorted arrays (tallies.PhraseTally): counts add up, first places stay first."""
     import collections
 
     import numpy as np
@@ -198,7 +198,7 @@ def test_phrase_counts_merged_across_processes_match_gensim(tmp_path, monkeypatc
     here) and merge them by hash (preprocess.learn_phrase_layer): both layers must be gensim's own
     Phrases on the same tokens, where the second layer's keys collide ("a_b" + "c" and "a" +
     "b_c" are one key), and the outputs those of one process, also with a worker that has no chunk."""
-    monkeypatch.setattr(shards, "PENDING_KEYS", 5000)
+    monkeypatch.setattr(tallies, "PENDING_KEYS", 5000)
     config = PreprocessConfig(phrases="trigrams", phrase_min_count=3)
     one = preprocess(lee_corpus(), config, tmp_path / "one", processes=1)
     three = preprocess(lee_corpus(), config, tmp_path / "three", processes=3)

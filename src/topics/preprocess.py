@@ -3,8 +3,9 @@
 ``preprocess(corpus, config, out_dir)`` reads documents once, in the main process, and hands them
 out in chunks to worker processes, chunk i to worker i mod n. Each worker keeps the tokens of its
 chunks in its own scratch file and runs every later pass over that file (phrase layers, counting,
-token ids, bag-of-words: ``topics.shards``); the main process only merges the workers' counts,
-learns the phrases and the dictionary, and concatenates the workers' output files in chunk order.
+token ids, bag-of-words: ``topics.shards``; what is counted: ``topics.tallies``); the main process
+only merges the workers' counts, learns the phrases and the dictionary, and concatenates the
+workers' output files in chunk order.
 Memory therefore grows with the vocabulary, never with the number of documents' tokens, and the
 vocabulary-sized state is kept in arrays where it can be (phrase counts as 64-bit hashes, word
 counts by position, the vocabulary filtered before the gensim Dictionary is built). What runs
@@ -55,7 +56,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from itertools import chain, islice
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,8 @@ from .prepared import (
     write_json,
     write_vocabulary,
 )
-from .shards import CHUNK_DOCS, Shard, WordCounts, Workers, peak_rss_mb
+from .shards import CHUNK_DOCS, Shard, Workers, peak_rss_mb
+from .tallies import dictionary_from_counts
 from .tokenize import PIPELINE_VERSION, Pipeline, phrase_layer
 
 __all__ = ["REQUIRED_FILES", "BagOfWords", "PreparedCorpus", "preprocess", "resolve_config"]
@@ -142,54 +144,6 @@ def learn_phrase_layer(workers: Workers, min_count: int, threshold: float) -> di
     found = [workers.receive(index) for index in range(workers.count)]  # each sorted, all disjoint
     log.debug("merged phrase counts: %d keys, %d candidates", vocab_size, len(candidate_counts))
     return phrase_layer(heapq.merge(*(zip(phrases, scores.tolist()) for phrases, scores in found)), threshold, min_count)
-
-
-def dictionary_from_counts(counts: list[WordCounts], config: PreprocessConfig):
-    """A gensim Dictionary from the workers' word counts, with gensim's id order (the words of
-    chunk c come from worker c mod n; a word's id is given at its first document), filtered as
-    gensim's ``filter_extremes(no_below, no_above, keep_n)`` filters. Returns it with the number of
-    words and of tokens before filtering.
-
-    The filter runs on arrays, before the Dictionary is built (it holds three dicts a word, and
-    most of a corpus's words are rare), with ``filter_extremes``'s rules: keep the words whose
-    document frequency is in [no_below, int(no_above * documents)], then the ``keep_n`` most
-    frequent of them, ties in id order (a stable sort), ids renumbered in order. A test checks it
-    against ``filter_extremes`` on the whole vocabulary. The totals (``num_pos``, ``num_nnz``)
-    stay those of the whole vocabulary, as ``filter_extremes`` leaves them. Empties ``counts``
-    as it goes (the workers' copies of the words are freed once read)."""
-    from gensim.corpora import Dictionary
-
-    def new_words_in_chunk_order() -> Iterator[list[str]]:
-        starts = [0] * len(counts)
-        for chunk in range(sum(len(shard.new_words_per_chunk) for shard in counts)):
-            shard = chunk % len(counts)
-            size = counts[shard].new_words_per_chunk[chunk // len(counts)]
-            yield counts[shard].words[starts[shard]:starts[shard] + size]
-            starts[shard] += size
-
-    ids = dict.fromkeys(chain.from_iterable(new_words_in_chunk_order()))  # keeps first occurrences
-    for index, word in enumerate(ids):
-        ids[word] = index
-    cfs, dfs = np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=np.int64)
-    num_docs = sum(shard.num_docs for shard in counts)
-    for index, shard in enumerate(counts):
-        positions = np.fromiter(map(ids.__getitem__, shard.words), dtype=np.int64, count=len(shard.words))
-        cfs[positions] += shard.cfs  # positions are distinct within a shard
-        dfs[positions] += shard.dfs
-        counts[index] = shard = None  # its copies of the words' strings can go
-    keep = np.flatnonzero((dfs >= config.no_below) & (dfs <= int(config.no_above * num_docs)))
-    if config.keep_n is not None and len(keep) > config.keep_n:
-        keep = np.sort(keep[np.argsort(-dfs[keep], kind="stable")[:config.keep_n]])
-    words = list(ids)
-    del ids
-    dictionary = Dictionary()
-    dictionary.token2id = dict(zip(map(words.__getitem__, keep.tolist()), range(len(keep))))
-    dictionary.cfs = dict(enumerate(cfs[keep].tolist()))
-    dictionary.dfs = dict(enumerate(dfs[keep].tolist()))
-    dictionary.num_docs = num_docs
-    dictionary.num_pos = int(cfs.sum())
-    dictionary.num_nnz = int(dfs.sum())
-    return dictionary, len(words), dictionary.num_pos
 
 
 # --- the passes -------------------------------------------------------------------------------

@@ -3,10 +3,9 @@
 The corpus is cut into chunks of ``CHUNK_DOCS`` documents, chunk i going to worker i mod n. A
 ``Shard`` keeps its chunks' tokens in its own scratch file and runs every later pass over that
 file (phrase layers, counting, token ids, bag-of-words), so memory grows with the vocabulary, never
-with the corpus. What a pass counts is a tally: ``PhraseTally`` (unigram and bigram keys, as
-64-bit hashes in sorted arrays) or ``DictionaryTally`` (word frequencies by position). ``Workers``
-runs the shards in processes (in this process when there is one) and returns their results in
-order, with at most two messages waiting per worker.
+with the corpus; what a pass counts is a tally (``topics.tallies``). ``Workers`` runs the shards
+in processes (in this process when there is one) and returns their results in order, with at
+most two messages waiting per worker.
 """
 
 from __future__ import annotations
@@ -16,159 +15,18 @@ import os
 import queue
 import random
 import sys
-from collections import _count_elements, deque
+from collections import deque
 from collections.abc import Iterator
-from itertools import chain, compress, islice, repeat
+from itertools import chain, islice, repeat
 from pathlib import Path
-from typing import Any, NamedTuple, Self
+from typing import Any, Self
 
 import numpy as np
 
+from .tallies import DictionaryTally, PhraseTally, WordCounts
 from .tokenize import PHRASE_DELIMITER, PhraseJoiner, Pipeline, phrase_scores
 
 CHUNK_DOCS = 128  # every chunk but the last has exactly this many documents
-
-
-# --- what a pass counts -----------------------------------------------------------------------
-
-PENDING_KEYS = 1 << 18  # key occurrences buffered before they are folded into the sorted counts
-
-
-def add_sorted_counts(keys: np.ndarray, counts: np.ndarray, firsts: np.ndarray,
-                      new_keys: np.ndarray, new_counts: np.ndarray, new_firsts: np.ndarray):
-    """The union of two sorted, unique key arrays: counts of keys in both summed, and each key's
-    first place (``firsts``) kept from the first arrays when the key is in both."""
-    at = np.searchsorted(keys, new_keys)
-    found = at < len(keys)
-    found[found] = keys[at[found]] == new_keys[found]
-    counts[at[found]] += new_counts[found]
-    fresh = np.flatnonzero(~found)
-    return (np.insert(keys, at[fresh], new_keys[fresh]), np.insert(counts, at[fresh], new_counts[fresh]),
-            np.insert(firsts, at[fresh], new_firsts[fresh]))
-
-
-class PhraseTally:
-    """What gensim's ``Phrases`` counts (``Phrases._learn_vocab``, no connector words) over one
-    worker's chunks: every token, and every pair of adjacent tokens joined by the delimiter, each
-    keyed by its string.
-
-    The strings of a corpus's pairs would fill a dict of a million strings a worker (about 100
-    bytes each). Here plain words (no delimiter) are counted by string, and every other key, a
-    pair or a token with the delimiter, is kept as the 64-bit hash of its string, in sorted
-    arrays: hash, count, and where it first occurs (24 bytes a key). Equal strings have equal
-    hashes, so a pair and a token that spell the same key (``new_york`` + ``city`` and ``new`` +
-    ``york_city``) count as one key, as in gensim. Only the strings of the keys that matter (the
-    candidates, counted more than ``min_count`` times in all) are read back, from where they first
-    occur (``Shard.phrases_among``). A place is ``2 * t`` for the pair starting at token ``t`` of
-    this worker's token stream, ``2 * t + 1`` for token ``t`` itself."""
-
-    def __init__(self):
-        self.words: dict[str, int] = {}  # plain word -> count
-        self.keys = np.empty(0, dtype=np.int64)  # sorted hashes of the other keys' strings
-        self.counts = np.empty(0, dtype=np.int64)
-        self.firsts = np.empty(0, dtype=np.int64)  # places
-        self.total_words = 0
-        self._pending: list[tuple[np.ndarray, np.ndarray]] = []  # (hashes, places), in stream order
-        self._pending_size = 0
-
-    def add(self, texts: list[list[str]]) -> None:
-        flat = list(chain.from_iterable(texts))
-        start, self.total_words = self.total_words, self.total_words + len(flat)
-        hashes = np.fromiter(map(hash, map(PHRASE_DELIMITER.join, zip(flat, islice(flat, 1, None)))),
-                             dtype=np.int64, count=max(len(flat) - 1, 0))
-        places = 2 * np.arange(start, start + len(hashes), dtype=np.int64)
-        within = np.ones(len(hashes), dtype=bool)  # pairs not across two documents
-        ends = np.cumsum([len(tokens) for tokens in texts], dtype=np.int64) - 1
-        within[ends[(ends >= 0) & (ends < len(hashes))]] = False
-        self._pending.append((hashes[within], places[within]))
-        if compound := list(compress(range(len(flat)), map(str.__contains__, flat, repeat(PHRASE_DELIMITER)))):
-            tokens = [flat[index] for index in compound]
-            self._pending.append((np.fromiter(map(hash, tokens), dtype=np.int64, count=len(tokens)),
-                                  2 * (start + np.array(compound, dtype=np.int64)) + 1))
-            _count_elements(self.words, (token for token in flat if PHRASE_DELIMITER not in token))
-        else:
-            _count_elements(self.words, flat)  # Counter's C counting loop, on a plain dict
-        self._pending_size += len(flat)
-        if self._pending_size > PENDING_KEYS:
-            self._fold()
-
-    def _fold(self) -> None:
-        if not self._pending:
-            return
-        hashes, places = (np.concatenate(column) for column in zip(*self._pending))
-        self._pending, self._pending_size = [], 0
-        order = np.argsort(hashes, kind="stable")  # equal hashes stay in stream order
-        hashes = hashes[order]
-        starts = np.flatnonzero(np.r_[True, hashes[1:] != hashes[:-1]]) if len(hashes) else np.zeros(0, dtype=np.int64)
-        counts = np.diff(np.r_[starts, len(hashes)])
-        self.keys, self.counts, self.firsts = add_sorted_counts(
-            self.keys, self.counts, self.firsts, hashes[starts], counts, places[order[starts]]
-        )
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every key's hash (sorted), count, and first place (-1 for the plain words)."""
-        self._fold()
-        words, self.words = self.words, {}
-        word_keys = np.fromiter(map(hash, words), dtype=np.int64, count=len(words))
-        word_counts = np.fromiter(words.values(), dtype=np.int64, count=len(words))
-        del words
-        order = np.argsort(word_keys)
-        keys, counts, firsts = add_sorted_counts(
-            self.keys, self.counts, self.firsts, word_keys[order], word_counts[order], np.full(len(order), -1, dtype=np.int64)
-        )
-        self.keys = self.counts = self.firsts = None
-        return keys, counts, firsts
-
-
-class DictionaryTally:
-    """Document and collection frequencies over one worker's chunks, by word, and the words in the
-    order gensim's ``Dictionary`` would number them: per document the new words sorted, documents
-    in order. Each word is a string once (a key of ``index``, in that order); counts are arrays
-    by position."""
-
-    def __init__(self):
-        self.index: dict[str, int] = {}  # word -> position, in first-seen order
-        self.new_words_per_chunk: list[int] = []
-        self.cfs = np.zeros(1024, dtype=np.int64)
-        self.dfs = np.zeros(1024, dtype=np.int64)
-        self.num_docs = 0
-
-    def add(self, texts: list[list[str]]) -> None:
-        index, before = self.index, len(self.index)
-        in_documents: list[str] = []  # each document's distinct words
-        for tokens in texts:
-            unique = set(tokens)
-            # (index is an exact dict: set.difference looks each word up; with a dict subclass
-            # such as Counter it would walk the whole dict instead)
-            if new := unique.difference(index):
-                for word in sorted(new):
-                    index[word] = len(index)
-            in_documents.extend(unique)
-        self.new_words_per_chunk.append(len(index) - before)
-        self.num_docs += len(texts)
-        if len(index) > len(self.cfs):
-            size = max(len(index), 2 * len(self.cfs))
-            self.cfs = np.concatenate([self.cfs, np.zeros(size - len(self.cfs), dtype=np.int64)])
-            self.dfs = np.concatenate([self.dfs, np.zeros(size - len(self.dfs), dtype=np.int64)])
-        for counts, words in ((self.cfs, chain.from_iterable(texts)), (self.dfs, in_documents)):
-            ids = np.fromiter(map(index.__getitem__, words), dtype=np.int64)
-            found = np.bincount(ids)
-            counts[:len(found)] += found
-
-    def counts(self) -> WordCounts:
-        """What the main process needs: the words in order, and their counts trimmed."""
-        size = len(self.index)
-        return WordCounts(list(self.index), self.new_words_per_chunk, self.cfs[:size].copy(), self.dfs[:size].copy(), self.num_docs)
-
-
-class WordCounts(NamedTuple):
-    """A ``DictionaryTally`` as it reaches the main process."""
-
-    words: list[str]  # in first-seen order
-    new_words_per_chunk: list[int]  # how many of them each chunk added
-    cfs: np.ndarray  # by position in words
-    dfs: np.ndarray
-    num_docs: int
 
 
 # --- shards: one worker's chunks, through every pass ------------------------------------------

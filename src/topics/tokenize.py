@@ -304,7 +304,7 @@ def _check_languages(codes: tuple[str, ...]) -> None:
 # --- collocations ----------------------------------------------------------------------------
 #
 # gensim's Phrases counts unigrams and bigrams in one Python loop in one process, keeping every
-# bigram's string in a dict. We count the same keys (``topics.shards.PhraseTally``) per chunk of
+# bigram's string in a dict. We count the same keys (``topics.tallies.PhraseTally``) per chunk of
 # documents in worker processes, as 64-bit hashes of the strings, merge the counts by hash, find
 # the strings of the candidates again, and score them with gensim's scorer (``phrase_scores``),
 # so the phrases and their scores are gensim's own (default ``original_scorer``, Mikolov et al.
