@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,7 +55,7 @@ def test_run_records_what_it_needs(prepared, tmp_path):
 
 
 def test_a_changed_model_file_is_not_loaded(prepared, tmp_path):
-    run = create_run(prepared, CONFIG, 0, tmp_path / "run")
+    create_run(prepared, CONFIG, 0, tmp_path / "run")
     state = tmp_path / "run" / "model" / "lda.gensim.state"
     state.write_bytes(state.read_bytes() + b"tampered")
     with pytest.raises(RunError, match="does not match the run's manifest"):
