@@ -125,7 +125,7 @@ def learn_phrase_layer(workers: Workers, min_count: int, threshold: float) -> di
     dict of them is built here, not several). Two different keys with the same 64-bit
     hash would count as one: for a million keys the chance is about 1 in 30 million.
     """
-    paths = workers.all("phrase_count_files", workers.count)
+    paths = workers.all("phrase_count_files")
     for part in range(workers.count):
         workers.send(part, "merge_phrase_count_part", [shard_paths[part] for shard_paths in paths], min_count)
     merged = [workers.receive(part) for part in range(workers.count)]
@@ -210,7 +210,7 @@ def write_outputs(work: Path, workers: Workers, meta_path: Path, dictionary, is_
     """Token ids, bag-of-words, documents.csv: the workers write their chunks, the main process
     concatenates them in chunk order. Returns empty-document facts."""
     facts = workers.all("write_outputs", dictionary.token2id)
-    n_docs, n_chunks = len(is_test), sum(map(len, facts))
+    n_docs, n_chunks, n_tokens = len(is_test), sum(map(len, facts)), sum(dictionary.cfs.values())
     n_nnz = sum(chunk[2] for shard in facts for chunk in shard)
     empty: list[dict] = []
     n_empty = offset = 0
@@ -218,7 +218,7 @@ def write_outputs(work: Path, workers: Workers, meta_path: Path, dictionary, is_
         ids_in, lengths_in, mm_in = (
             [files.enter_context(shard.path(name).open("rb")) for shard in workers.shards] for name in ("ids", "lengths", "mm")
         )
-        tokens_out = files.enter_context(npy_writer(work / "tokens.npy", "<i4", int(sum(dictionary.cfs.values()))))
+        tokens_out = files.enter_context(npy_writer(work / "tokens.npy", "<i4", n_tokens))
         offsets_out = files.enter_context(npy_writer(work / "offsets.npy", "<i8", n_docs + 1))
         mm_out = files.enter_context((work / "corpus.mm").open("wb"))
         meta = csv.reader(files.enter_context(meta_path.open(encoding="utf-8", newline="")))
@@ -244,8 +244,8 @@ def write_outputs(work: Path, workers: Workers, meta_path: Path, dictionary, is_
                     n_empty += 1
                     if len(empty) < EMPTY_LISTED:
                         empty.append({"id": doc_id, "source": source, "reason": "no tokens left after preprocessing"})
-    if offset != sum(dictionary.cfs.values()) or index != n_docs:  # the dictionary's counts and the ids written must agree
-        raise RuntimeError(f"wrote {offset} token ids of {index} documents, dictionary counts {sum(dictionary.cfs.values())}")
+    if offset != n_tokens or index != n_docs:  # the dictionary's counts and the ids written must agree
+        raise RuntimeError(f"wrote {offset} token ids of {index} documents, dictionary counts {n_tokens}")
     return {"num_nnz": n_nnz, "empty_documents": n_empty, "empty_documents_listed": empty}
 
 
@@ -347,7 +347,7 @@ def _prepare_into(work: Path, corpus, config: PreprocessConfig, pipeline: Pipeli
             tallies = workers.all("join_phrases", layer, "phrases" if layer_index + 1 < n_layers else "dictionary")
             del layer
         log.debug("phrases joined")
-        dictionary, words_before, tokens_before = dictionary_from_counts(tallies, config)
+        dictionary, words_before = dictionary_from_counts(tallies, config)
         del tallies
         log.debug("dictionary of %d words (%d before filtering)", len(dictionary), words_before)
         if words_before == 0:
@@ -390,7 +390,7 @@ def _prepare_into(work: Path, corpus, config: PreprocessConfig, pipeline: Pipeli
         **empties,
         "vocabulary_size_before_filtering": words_before,
         "vocabulary_size": len(dictionary),
-        "num_tokens_before_filtering": int(tokens_before),
+        "num_tokens_before_filtering": dictionary.num_pos,
         "num_tokens": int(sum(dictionary.cfs.values())),
         "phrases": phrase_counts,
         "processes": processes,

@@ -23,7 +23,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from .tallies import DictionaryTally, PhraseTally, WordCounts
+from .tallies import DictionaryTally, PhraseTally, WordCounts, sorted_runs
 from .tokenize import PHRASE_DELIMITER, PhraseJoiner, Pipeline, phrase_scores
 
 CHUNK_DOCS = 128  # every chunk but the last has exactly this many documents
@@ -72,14 +72,14 @@ class Shard:
             return None
         return tally.counts()
 
-    def phrase_count_files(self, parts: int) -> list[Path]:
-        """This shard's phrase counts in ``parts`` files (not through the pipe), part j holding
-        the keys whose hash is j modulo ``parts``: ``keys`` (sorted), ``counts``, ``firsts``."""
+    def phrase_count_files(self) -> list[Path]:
+        """This shard's phrase counts in one file per shard (not through the pipe), part j holding
+        the keys whose hash is j modulo the number of shards: ``keys`` (sorted), ``counts``, ``firsts``."""
         keys, counts, firsts = self._phrase_tally.arrays()
         self._phrase_tally = None
-        part_of = keys % parts
+        part_of = keys % self.count
         paths = []
-        for part in range(parts):
+        for part in range(self.count):
             mine = part_of == part
             paths.append(self.folder / f"phrase-counts-{self.index}-{part}.npz")
             np.savez(paths[-1], keys=keys[mine], counts=counts[mine], firsts=firsts[mine])
@@ -103,11 +103,9 @@ class Shard:
         del columns
         if not len(keys):
             return 0, keys, counts, counts, sources, firsts
-        order = np.argsort(keys, kind="stable")  # each file is sorted: a merge of runs
-        keys = keys[order]
-        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        order, starts = sorted_runs(keys)  # each file is sorted: a merge of runs
         merged = np.add.reduceat(counts[order], starts)
-        unique_keys = keys[starts]
+        unique_keys = keys[order[starts]]
         chosen = order[starts + (unique_keys >> 17) % np.diff(np.r_[starts, len(keys)])]  # not the bits of the part
         is_word = firsts[chosen] < 0
         candidate = ~is_word & (merged > min_count)
@@ -146,7 +144,7 @@ class Shard:
         first = counts_of(string.split(PHRASE_DELIMITER, 1)[0] for string in strings)
         last = counts_of(string.rsplit(PHRASE_DELIMITER, 1)[-1] for string in strings)
         scores = phrase_scores(counts, first, last, vocab_size, min_count)
-        keep = np.flatnonzero((first > 0) & (last > 0) & (scores > threshold)).tolist()
+        keep = np.flatnonzero(scores > threshold).tolist()  # a word counted 0 times scores -inf
         keep.sort(key=strings.__getitem__)
         return [strings[index] for index in keep], scores[keep]
 
@@ -270,15 +268,15 @@ class Workers:
                 inbox.put(None)
             for process in self._processes:
                 process.join()
+            return
         for process in self._processes:
             if process.is_alive():
                 process.terminate()
                 process.join()
-        if exc_info[0] is not None:
-            # Messages may be left unread by workers that are gone: do not let this process's
-            # exit wait for the queues' feeder threads to deliver them (it would wait forever).
-            for box in (*getattr(self, "_inboxes", []), *getattr(self, "_outboxes", [])):
-                box.cancel_join_thread()
+        # Messages may be left unread by workers that are gone: do not let this process's exit
+        # wait for the queues' feeder threads to deliver them (it would wait forever).
+        for box in (*getattr(self, "_inboxes", []), *getattr(self, "_outboxes", [])):
+            box.cancel_join_thread()
 
     def send(self, index: int, method: str, *args) -> None:
         if not self._processes:

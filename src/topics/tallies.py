@@ -22,6 +22,15 @@ from .tokenize import PHRASE_DELIMITER
 PENDING_KEYS = 1 << 18  # key occurrences buffered before they are folded into the sorted counts
 
 
+def sorted_runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``order`` (a stable argsort of ``keys``) and the start of each run of equal keys in
+    ``keys[order]``: equal keys stay in their given order, so ``order[starts]`` is where each
+    distinct key first occurs."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    return order, np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(keys) else np.zeros(0, dtype=np.int64)
+
+
 def add_sorted_counts(keys: np.ndarray, counts: np.ndarray, firsts: np.ndarray,
                       new_keys: np.ndarray, new_counts: np.ndarray, new_firsts: np.ndarray):
     """The union of two sorted, unique key arrays: counts of keys in both summed, and each key's
@@ -85,12 +94,10 @@ class PhraseTally:
             return
         hashes, places = (np.concatenate(column) for column in zip(*self._pending))
         self._pending, self._pending_size = [], 0
-        order = np.argsort(hashes, kind="stable")  # equal hashes stay in stream order
-        hashes = hashes[order]
-        starts = np.flatnonzero(np.r_[True, hashes[1:] != hashes[:-1]]) if len(hashes) else np.zeros(0, dtype=np.int64)
+        order, starts = sorted_runs(hashes)  # pending is in stream order: order[starts] is first
         counts = np.diff(np.r_[starts, len(hashes)])
         self.keys, self.counts, self.firsts = add_sorted_counts(
-            self.keys, self.counts, self.firsts, hashes[starts], counts, places[order[starts]]
+            self.keys, self.counts, self.firsts, hashes[order[starts]], counts, places[order[starts]]
         )
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -163,7 +170,7 @@ def dictionary_from_counts(counts: list[WordCounts], config: PreprocessConfig):
     """A gensim Dictionary from the workers' word counts, with gensim's id order (the words of
     chunk c come from worker c mod n; a word's id is given at its first document), filtered as
     gensim's ``filter_extremes(no_below, no_above, keep_n)`` filters. Returns it with the number of
-    words and of tokens before filtering.
+    words before filtering (its ``num_pos`` is the number of tokens before filtering).
 
     The filter runs on arrays, before the Dictionary is built (it holds three dicts a word, and
     most of a corpus's words are rare), with ``filter_extremes``'s rules: keep the words whose
@@ -204,4 +211,4 @@ def dictionary_from_counts(counts: list[WordCounts], config: PreprocessConfig):
     dictionary.num_docs = num_docs
     dictionary.num_pos = int(cfs.sum())
     dictionary.num_nnz = int(dfs.sum())
-    return dictionary, len(words), dictionary.num_pos
+    return dictionary, len(words)

@@ -306,8 +306,8 @@ def _check_languages(codes: tuple[str, ...]) -> None:
 # gensim's Phrases counts unigrams and bigrams in one Python loop in one process, keeping every
 # bigram's string in a dict. We count the same keys (``topics.tallies.PhraseTally``) per chunk of
 # documents in worker processes, as 64-bit hashes of the strings, merge the counts by hash, find
-# the strings of the candidates again, and score them with gensim's scorer (``phrase_scores``),
-# so the phrases and their scores are gensim's own (default ``original_scorer``, Mikolov et al.
+# the strings of the candidates again, and score them with the arithmetic of gensim's scorer
+# (``phrase_scores``), so the phrases and their scores are gensim's own (default ``original_scorer``, Mikolov et al.
 # 2013). Unlike gensim we never prune the vocabulary; results are identical while the corpus has
 # fewer than ``max_vocab_size`` (40 million) unigram and bigram types.
 
