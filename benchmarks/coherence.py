@@ -23,14 +23,8 @@ import numpy as np
 from gensim.corpora import Dictionary
 from gensim.models import CoherenceModel, LdaModel
 
-from topics.coherence import (
-    DEFAULT_WINDOWS,
-    MEASURES,
-    ReferenceCorpus,
-    count_reference,
-    score,
-    score_models,
-)
+from topics.evaluation.coherence import MEASURES, score, score_models
+from topics.evaluation.counting import DEFAULT_WINDOWS, ReferenceCorpus, count_reference
 
 CORPUS = Path("/work/shared/data/20newsgroups-preprocessed/corpus.tsv")
 MEASURE_NAMES = ["u_mass", "c_uci", "c_npmi", "c_v"]
@@ -47,9 +41,7 @@ def timed(function, repeat=1):
 
 
 def gensim_scores(topics, texts, dictionary, measure, processes):
-    model = CoherenceModel(
-        topics=topics, texts=texts, dictionary=dictionary, coherence=measure, topn=10, processes=processes
-    )
+    model = CoherenceModel(topics=topics, texts=texts, dictionary=dictionary, coherence=measure, topn=10, processes=processes)
     return np.asarray(model.get_coherence_per_topic())
 
 
@@ -96,8 +88,10 @@ def main() -> None:
     by_counting = {c: count_reference(reference, words, [10, 110], counting=c) for c in ("gensim", "boolean")}
     for window in (10, 110):
         hits = {c: int(counts.windows[window].occurrences.sum()) for c, counts in by_counting.items()}
-        print(f"gensim    {window:6d}  {hits['gensim']:16d}   (boolean {hits['boolean']}, "
-              f"{100 * (1 - hits['gensim'] / hits['boolean']):.1f}% fewer)")
+        print(
+            f"gensim    {window:6d}  {hits['gensim']:16d}   (boolean {hits['boolean']}, "
+            f"{100 * (1 - hits['gensim'] / hits['boolean']):.1f}% fewer)"
+        )
     for counting, counts in by_counting.items():
         print(f"{counting:8}     110  {'':16}   {np.mean(score(topics, counts, 'c_v')):.3f}")
 
@@ -121,8 +115,10 @@ def main() -> None:
         ours_m, _ = timed(lambda m=measure: score_models(models, reference, [m]), repeat=3)
         note = "" if calls == args.models else f" (gensim extrapolated from {calls} calls)"
         print(f"{measure:8} {elapsed:15.1f}s {ours_m:8.3f}s {elapsed / ours_m:8.0f}x {diff:11.2e}{note}")
-    print(f"all four measures: gensim {gensim_total:.1f} s, ours {ours_time:.3f} s "
-          f"(score_models, one count), {gensim_total / ours_time:.0f}x")
+    print(
+        f"all four measures: gensim {gensim_total:.1f} s, ours {ours_time:.3f} s "
+        f"(score_models, one count), {gensim_total / ours_time:.0f}x"
+    )
     assert set(MEASURES) == set(MEASURE_NAMES)
 
 

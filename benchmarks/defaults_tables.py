@@ -24,29 +24,52 @@ def table(folder: Path) -> str:
     runs = pd.read_csv(folder / "runs.csv")
     runs["cpu_seconds"] = [
         json.loads((folder / "runs" / run_id / "manifest.json").read_text()).get("cpu_seconds")
-        if (folder / "runs" / run_id / "manifest.json").is_file() else None
+        if (folder / "runs" / run_id / "manifest.json").is_file()
+        else None
         for run_id in runs["run_id"]
     ]
     axes = [column for column in runs.columns if column not in FIXED and column != "cpu_seconds"]
     if runs["num_topics"].nunique() > 1:
         axes = ["num_topics", *axes]
     complete = runs[runs["status"] == "complete"]
-    rows = complete.groupby(axes, dropna=False).agg(
-        seeds=("seed", "count"),
-        mean=("c_npmi", "mean"),
-        sd=("c_npmi", "std"),
-        low=("c_npmi", "min"),
-        high=("c_npmi", "max"),
-        diversity=("diversity", "mean"),
-        cpu=("cpu_seconds", "mean"),
-    ).sort_values("mean", ascending=False).reset_index()
+    rows = (
+        complete.groupby(axes, dropna=False)
+        .agg(
+            seeds=("seed", "count"),
+            mean=("c_npmi", "mean"),
+            sd=("c_npmi", "std"),
+            low=("c_npmi", "min"),
+            high=("c_npmi", "max"),
+            diversity=("diversity", "mean"),
+            cpu=("cpu_seconds", "mean"),
+        )
+        .sort_values("mean", ascending=False)
+        .reset_index()
+    )
     header = [*axes, "seeds", "c_npmi mean", "sd", "min .. max", "diversity", "CPU s per run"]
-    lines = [f"`{folder.name}`: {len(complete)} of {len(runs)} runs complete", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = [
+        f"`{folder.name}`: {len(complete)} of {len(runs)} runs complete",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
     for row in rows.itertuples(index=False):
         settings = [str(getattr(row, axis)) for axis in axes]
-        lines.append("| " + " | ".join([*settings, str(row.seeds), f"{row.mean:.4f}", f"{row.sd:.4f}",
-                                         f"{row.low:.3f} .. {row.high:.3f}", f"{row.diversity:.3f}", f"{row.cpu:.1f}"]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    *settings,
+                    str(row.seeds),
+                    f"{row.mean:.4f}",
+                    f"{row.sd:.4f}",
+                    f"{row.low:.3f} .. {row.high:.3f}",
+                    f"{row.diversity:.3f}",
+                    f"{row.cpu:.1f}",
+                ]
+            )
+            + " |"
+        )
     return "\n".join(lines)
 
 

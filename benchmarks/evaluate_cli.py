@@ -40,7 +40,7 @@ MEASURES = ["c_npmi", "c_v"]
 TARGET_RATIO = 10.0
 TOLERANCE = 1e-6
 
-GENSIM_SCRIPT = '''
+GENSIM_SCRIPT = """
 import csv, json, sys, time
 start = time.perf_counter()
 from gensim.corpora import Dictionary
@@ -65,7 +65,7 @@ for measure in ["c_npmi", "c_v"]:
     stages[measure] = time.perf_counter() - began
 with open(out, "w", encoding="utf-8") as handle:
     json.dump({"values": values, "stages": stages, "documents": len(texts), "tokens": sum(map(len, texts))}, handle)
-'''
+"""
 
 
 def find_data(given: Path | None) -> Path:
@@ -114,15 +114,17 @@ def set_up(work: Path, data: Path, repeat: int) -> None:
 def check_reference(work: Path) -> None:
     """The prepared 8x reference holds every repeated line as a document, with the same tokens the
     gensim script reads from corpus.tsv (otherwise the comparison would compare different texts)."""
-    from topics.preprocess import PreparedCorpus
+    from topics.preprocessing.prepared import PreparedCorpus
 
     prepared = PreparedCorpus.load(work / "ng8")
     with (work / "ng8x" / "corpus.tsv").open(encoding="utf-8") as lines:
         for number, (line, tokens) in enumerate(zip(lines, prepared.texts(), strict=True), start=1):
             if line.split("\t")[0].split() != tokens:
                 raise SystemExit(f"ng8x/corpus.tsv:{number}: the prepared reference has other tokens for this line")
-    print(f"reference: {prepared.num_docs} documents, {prepared.num_tokens} tokens, vocabulary {prepared.num_terms}; "
-          "same token lists as ng8x/corpus.tsv")
+    print(
+        f"reference: {prepared.num_docs} documents, {prepared.num_tokens} tokens, vocabulary {prepared.num_terms}; "
+        "same token lists as ng8x/corpus.tsv"
+    )
 
 
 def our_values(run_dir: Path) -> dict[str, list[float]]:
@@ -169,10 +171,14 @@ def main() -> None:
     ratio_best, ratio_median = gensim_wall / best, gensim_wall / median
 
     print()
-    print(f"reference: {args.repeat}x 20 Newsgroups, {gensim['documents']} documents, {gensim['tokens']} tokens; "
-          f"measures {', '.join(MEASURES)}, top 10 words of 20 topics")
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, niceness {os.nice(0)}, "
-          f"load average {' '.join(f'{x:.2f}' for x in load_before)} before, {' '.join(f'{x:.2f}' for x in load_after)} after")
+    print(
+        f"reference: {args.repeat}x 20 Newsgroups, {gensim['documents']} documents, {gensim['tokens']} tokens; "
+        f"measures {', '.join(MEASURES)}, top 10 words of 20 topics"
+    )
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cores, niceness {os.nice(0)}, "
+        f"load average {' '.join(f'{x:.2f}' for x in load_before)} before, {' '.join(f'{x:.2f}' for x in load_after)} after"
+    )
     print()
     print(f"{'whole process':<48} {'wall s':>9}")
     print(f"{'topics evaluate, best of ' + str(args.runs):<48} {best:9.2f}")
@@ -182,8 +188,11 @@ def main() -> None:
     print(f"{'  of which (s): ' + stages}")
     print()
     print(f"ratio gensim / ours: {ratio_best:.1f}x (best), {ratio_median:.1f}x (median); target >= {TARGET_RATIO:g}x")
-    print("max abs difference per topic: " + ", ".join(f"{m} {d:.2e}" for m, d in differences.items())
-          + f"; tolerance {TOLERANCE:g}")
+    print(
+        "max abs difference per topic: "
+        + ", ".join(f"{m} {d:.2e}" for m, d in differences.items())
+        + f"; tolerance {TOLERANCE:g}"
+    )
     ok = ratio_median >= TARGET_RATIO and worst < TOLERANCE
     print("target met" if ok else "TARGET MISSED")
     sys.exit(0 if ok else 1)

@@ -27,7 +27,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve()
 DEFAULT_DATA = next(
-    (p for p in (HERE.parents[2] / "shared/data/20news-bydate.tar.gz", Path("/work/shared/data/20news-bydate.tar.gz")) if p.is_file()),
+    (
+        p
+        for p in (HERE.parents[2] / "shared/data/20news-bydate.tar.gz", Path("/work/shared/data/20news-bydate.tar.gz"))
+        if p.is_file()
+    ),
     Path("/work/shared/data/20news-bydate.tar.gz"),
 )
 
@@ -38,14 +42,14 @@ class Posts:
     format = "text"
 
     def __init__(self, folder: Path, repeat: int = 1, limit: int | None = None):
-        from topics.corpus import CorpusReport
+        from topics.corpus.documents import CorpusReport
 
         self.paths = sorted(p for p in folder.rglob("*") if p.is_file())[:limit]
         self.repeat = repeat
         self.report = CorpusReport()
 
     def __iter__(self):
-        from topics.corpus import CorpusReport, Document
+        from topics.corpus.documents import CorpusReport, Document
 
         self.report = CorpusReport()
         for copy in range(self.repeat):
@@ -84,13 +88,18 @@ def child(args) -> None:
         facts = hand_loop(corpus)
     else:
         from topics.config import PreprocessConfig
-        from topics.preprocess import preprocess
+        from topics.preprocessing.prepare import preprocess
 
         processes = 1 if args.mode == "ours-1" else None
         prepared = preprocess(corpus, PreprocessConfig(), Path(args.out), processes=processes, force=True)
         report = prepared.report
-        facts = {"docs": prepared.num_docs, "tokens": report["num_tokens_before_filtering"], "terms": prepared.num_terms,
-                 "processes": report["processes"], "rss_workers_mb": report["peak_memory_mb"]["workers"]}
+        facts = {
+            "docs": prepared.num_docs,
+            "tokens": report["num_tokens_before_filtering"],
+            "terms": prepared.num_terms,
+            "processes": report["processes"],
+            "rss_workers_mb": report["peak_memory_mb"]["workers"],
+        }
     facts["seconds"] = time.perf_counter() - started
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     facts["cpu_main"] = me.ru_utime + me.ru_stime
@@ -147,30 +156,38 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for label, f in rows:
-        print(f"{label:<72} {f['docs']:>7} {f['tokens']:>9} {f['seconds']:>7.1f} {f['docs'] / f['seconds']:>8.0f} "
-              f"{f['tokens'] / f['seconds']:>10.0f} {f['cpu_main']:>10.1f} {f['cpu_workers']:>9.1f} {f['rss_main_mb']:>11.0f} {f['rss_worker_mb']:>13.0f}")
+        print(
+            f"{label:<72} {f['docs']:>7} {f['tokens']:>9} {f['seconds']:>7.1f} {f['docs'] / f['seconds']:>8.0f} "
+            f"{f['tokens'] / f['seconds']:>10.0f} {f['cpu_main']:>10.1f} {f['cpu_workers']:>9.1f} {f['rss_main_mb']:>11.0f} {f['rss_worker_mb']:>13.0f}"
+        )
 
     def median_of(index: int) -> dict:
-        runs = [facts for _, facts in rows[index:-1:len(setups)]]
+        runs = [facts for _, facts in rows[index : -1 : len(setups)]]
         return sorted(runs, key=lambda facts: facts["seconds"])[(len(runs) - 1) // 2]  # the median run (lower one if even)
 
     hand, one, many = (median_of(index) for index in range(len(setups)))
     many4 = rows[-1][1]
     print()
-    print(f"medians of {args.runs} interleaved runs: hand {hand['seconds']:.2f} s, 1 process {one['seconds']:.2f} s, "
-          f"{cores} processes {many['seconds']:.2f} s")
+    print(
+        f"medians of {args.runs} interleaved runs: hand {hand['seconds']:.2f} s, 1 process {one['seconds']:.2f} s, "
+        f"{cores} processes {many['seconds']:.2f} s"
+    )
     print(f"speed-up all cores vs 1 process: {one['seconds'] / many['seconds']:.2f}x (target >= 1.7x on 2 cores)")
     print(f"ours (all cores) vs hand loop:   {hand['seconds'] / many['seconds']:.2f}x as fast (target >= 1.0x)")
     print(f"ours (1 process) vs hand loop:   {hand['seconds'] / one['seconds']:.2f}x as fast")
     load = os.getloadavg()[0]
     print(f"load average now: {load:.1f} on {cores} cores (other work on the machine slows the parallel runs)")
     critical = max(many["cpu_main"], many["cpu_workers"] / cores)
-    print(f"CPU-bound speed-up estimate:     {(one['cpu_main'] + one['cpu_workers']) / critical:.2f}x "
-          "(1-process CPU / busiest of main and mean worker CPU, all cores)")
+    print(
+        f"CPU-bound speed-up estimate:     {(one['cpu_main'] + one['cpu_workers']) / critical:.2f}x "
+        "(1-process CPU / busiest of main and mean worker CPU, all cores)"
+    )
     peak1 = max(many["rss_main_mb"], many["rss_worker_mb"])
     peak4 = max(many4["rss_main_mb"], many4["rss_worker_mb"])
-    print(f"peak memory x4 / x1:             {peak4 / peak1:.2f} (main {many4['rss_main_mb'] / many['rss_main_mb']:.2f}, "
-          f"worker {many4['rss_worker_mb'] / max(many['rss_worker_mb'], 1):.2f}; target <= 1.3)")
+    print(
+        f"peak memory x4 / x1:             {peak4 / peak1:.2f} (main {many4['rss_main_mb'] / many['rss_main_mb']:.2f}, "
+        f"worker {many4['rss_worker_mb'] / max(many['rss_worker_mb'], 1):.2f}; target <= 1.3)"
+    )
 
 
 if __name__ == "__main__":

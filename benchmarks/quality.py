@@ -27,10 +27,10 @@ import time
 from pathlib import Path
 
 from topics.config import EvaluateConfig, PreprocessConfig, TrainConfig
-from topics.corpus import read_corpus
-from topics.evaluate import evaluate_runs
-from topics.preprocess import preprocess
-from topics.runs import create_run
+from topics.corpus.stream import read_corpus
+from topics.evaluation.scoring import evaluate_many
+from topics.preprocessing.prepare import preprocess
+from topics.runs.run import create_run
 
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = ("bbc-news-preprocessed", "20newsgroups-preprocessed")
@@ -66,7 +66,9 @@ def measure(corpora, ks, seeds, methods, workdir: Path, split: str = "all", prog
         source = shared_data() / corpus_name
         if split == "all":
             source = all_train_copy(source, workdir / "octis" / corpus_name)
-        prepared = preprocess(read_corpus(source, format="octis"), PreprocessConfig(), workdir / "prepared" / corpus_name, processes=1)
+        prepared = preprocess(
+            read_corpus(source, format="octis"), PreprocessConfig(), workdir / "prepared" / corpus_name, processes=1
+        )
         for k in ks:
             for method in methods:
                 runs = []
@@ -74,12 +76,17 @@ def measure(corpora, ks, seeds, methods, workdir: Path, split: str = "all", prog
                     config = TrainConfig(num_topics=k, **METHODS[method])
                     run = create_run(prepared, config, seed, workdir / "runs" / f"{corpus_name}-k{k}-{method}-{seed}")
                     runs.append(run)
-                evaluations = evaluate_runs(runs, EvaluateConfig(measures=["c_npmi", "diversity"], topn=10))
+                evaluations = evaluate_many(runs, EvaluateConfig(measures=["c_npmi", "diversity"], topn=10))
                 for seed, run, evaluation in zip(seeds, runs, evaluations):
                     row = dict(
-                        corpus=corpus_name, k=k, method=method, seed=seed, split=split,
+                        corpus=corpus_name,
+                        k=k,
+                        method=method,
+                        seed=seed,
+                        split=split,
                         train_documents=sum(1 for _ in prepared.doc_ids("train")),
-                        c_npmi=evaluation.metrics["c_npmi"], diversity=evaluation.metrics["diversity"],
+                        c_npmi=evaluation.metrics["c_npmi"],
+                        diversity=evaluation.metrics["diversity"],
                         ranking=evaluation.settings["c_npmi"]["ranking"],
                         train_seconds=run.manifest["train_wall_seconds"],
                         train_cpu_seconds=run.manifest.get("cpu_seconds"),
@@ -116,19 +123,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--k", action="append", type=int, help="repeat for several (default: 20 and 50)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--method", action="append", choices=list(METHODS), help="repeat for several (default: all)")
-    parser.add_argument("--split", choices=["all", "own"], default="all", help="train on all documents, or keep the OCTIS test split out")
+    parser.add_argument(
+        "--split", choices=["all", "own"], default="all", help="train on all documents, or keep the OCTIS test split out"
+    )
     parser.add_argument("--json", type=Path, help="also write every row to this JSON-lines file")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
-        rows = measure(args.corpus or CORPORA, args.k or [20, 50], args.seeds, args.method or list(METHODS), Path(tmp),
-                       split=args.split, progress=lambda line: print(line, file=sys.stderr, flush=True))
+        rows = measure(
+            args.corpus or CORPORA,
+            args.k or [20, 50],
+            args.seeds,
+            args.method or list(METHODS),
+            Path(tmp),
+            split=args.split,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+        )
     if args.json:
         args.json.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     print(table(rows))
-    print(f"\ntraining documents: {'all' if args.split == 'all' else 'OCTIS train and val splits'}; "
-          f"c_npmi: top 10 words by probability, against the prepared corpus (all documents); diversity: top 25."
-          f"\ntotal {time.perf_counter() - started:.0f} s")
+    print(
+        f"\ntraining documents: {'all' if args.split == 'all' else 'OCTIS train and val splits'}; "
+        f"c_npmi: top 10 words by probability, against the prepared corpus (all documents); diversity: top 25."
+        f"\ntotal {time.perf_counter() - started:.0f} s"
+    )
 
 
 if __name__ == "__main__":

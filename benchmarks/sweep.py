@@ -48,8 +48,18 @@ def hand_loop(data: Path) -> tuple[dict, float, float, float]:
     for k in K_VALUES:
         t = time.perf_counter()
         lda = LdaModel(
-            corpus=bow, id2word=dictionary, num_topics=k, passes=PASSES, iterations=ITERATIONS, chunksize=len(bow),
-            alpha=ALPHA, eta=ETA, decay=0.5, offset=1.0, random_state=SEED, eval_every=None,
+            corpus=bow,
+            id2word=dictionary,
+            num_topics=k,
+            passes=PASSES,
+            iterations=ITERATIONS,
+            chunksize=len(bow),
+            alpha=ALPHA,
+            eta=ETA,
+            decay=0.5,
+            offset=1.0,
+            random_state=SEED,
+            eval_every=None,
         )
         train_seconds += time.perf_counter() - t
         t = time.perf_counter()
@@ -67,7 +77,8 @@ def hand_loop(data: Path) -> tuple[dict, float, float, float]:
 
 def with_topics(data: Path, jobs: int, results_dir: Path) -> tuple[dict, float]:
     from topics.config import ExperimentConfig
-    from topics.experiment import load_experiment, run_experiment
+    from topics.experiment.results import load_experiment
+    from topics.experiment.runner import run_experiment
 
     config = ExperimentConfig(
         name="sweep",

@@ -94,7 +94,10 @@ def test_unknown_format(tmp_path):
 
 
 def test_num_topics_below_one(lee_prepared, tmp_path):
-    assert_clean_error(invoke("train", lee_prepared, "--out", tmp_path / "r", "-k", 0), "[model] num_topics must be greater than or equal to 1, got 0")
+    assert_clean_error(
+        invoke("train", lee_prepared, "--out", tmp_path / "r", "-k", 0),
+        "[model] num_topics must be greater than or equal to 1, got 0",
+    )
     assert not (tmp_path / "r").exists()
 
 
@@ -152,10 +155,15 @@ def test_evaluate_against_another_reference_maps_words_not_ids(lee_run, tmp_path
     from gensim.corpora import Dictionary
     from gensim.models import CoherenceModel
 
-    from topics.preprocess import PreparedCorpus
+    from topics.preprocessing.prepared import PreparedCorpus
 
     reference_dir = tmp_path / "reference"
-    assert invoke("preprocess", "sample:lee", "--out", reference_dir, "--no-below", 1, "--no-above", 1.0, "--processes", "1").exit_code == 0
+    assert (
+        invoke(
+            "preprocess", "sample:lee", "--out", reference_dir, "--no-below", 1, "--no-above", 1.0, "--processes", "1"
+        ).exit_code
+        == 0
+    )
     result = invoke("evaluate", lee_run, "--reference", reference_dir, "--measure", "c_npmi")
     assert result.exit_code == 0, result.output
     metrics = json.loads((lee_run / "metrics.json").read_text())
@@ -169,7 +177,7 @@ def test_evaluate_against_another_reference_maps_words_not_ids(lee_run, tmp_path
 
 
 def test_evaluate_errors(lee_run, lee_prepared, tmp_path):
-    assert_clean_error(invoke("evaluate", lee_run, "--topn", 100000), "--topn", "vocabulary")
+    assert_clean_error(invoke("evaluate", lee_run, "--topn", 100000), "topn", "vocabulary")
     # a reference that shares no word with the topics
     folder = tmp_path / "other"
     folder.mkdir()
@@ -193,3 +201,21 @@ def test_run_with_a_foreign_prepared_corpus_is_refused(lee_run, lee_prepared, tm
     data["corpus"]["path"] = str(other)
     (copy / "config.toml").write_text(tomli_w.dumps(data))
     assert_clean_error(invoke("evaluate", copy), "do not belong together")
+
+
+def test_evaluate_stability_is_refused_with_where_it_is_computed(lee_run):
+    # stability compares the seeds of a setting; for one run it would compute nothing
+    assert_clean_error(invoke("evaluate", lee_run, "--measure", "stability"), "stability", "experiment")
+
+
+def test_library_messages_name_settings_and_the_cli_names_flags(lee_prepared, lee_run):
+    from topics.config import TrainConfig
+    from topics.errors import RunError
+    from topics.preprocessing import PreparedCorpus
+    from topics.runs import create_run
+
+    with pytest.raises(RunError, match="set `force` to replace it") as raised:
+        create_run(PreparedCorpus.load(lee_prepared), TrainConfig(num_topics=5, passes=1), 0, lee_run)
+    assert "--" not in str(raised.value)
+    result = invoke("train", lee_prepared, "--out", lee_run, "-k", 5)
+    assert_clean_error(result, "--force to replace it")

@@ -11,16 +11,33 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from topics.cli import app
-from topics.compare import aggregate, compare_experiments, compare_runs, confidence_interval, permutation_test, summary_markdown
 from topics.config import PreprocessConfig, TrainConfig
 from topics.errors import ConfigError
+from topics.experiment.statistics import (
+    aggregate,
+    best_run_id,
+    confidence_interval,
+    permutation_test,
+    summary_markdown,
+)
+from topics.reading.compare import compare_experiments, compare_runs
 
 
 def runs_table(scores: dict[int, list[float]], metric: str = "c_npmi") -> pd.DataFrame:
     rows = []
     for k, values in scores.items():
         for seed, value in enumerate(values):
-            rows.append({"run_id": f"k{k}-seed{seed}", "status": "complete", "num_topics": k, "seed": seed, metric: value, "wall_seconds": 1.0, "error": ""})
+            rows.append(
+                {
+                    "run_id": f"k{k}-seed{seed}",
+                    "status": "complete",
+                    "num_topics": k,
+                    "seed": seed,
+                    metric: value,
+                    "wall_seconds": 1.0,
+                    "error": "",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -62,7 +79,15 @@ def test_many_clear_seeds_are_distinguishable():
 
 def test_lower_perplexity_is_better_and_failed_runs_are_left_out():
     table = runs_table({5: [900.0, 910.0], 10: [800.0, 805.0]}, metric="perplexity")
-    table.loc[len(table)] = {"run_id": "k20", "status": "failed", "num_topics": 20, "seed": 0, "perplexity": np.nan, "wall_seconds": 0, "error": "boom"}
+    table.loc[len(table)] = {
+        "run_id": "k20",
+        "status": "failed",
+        "num_topics": 20,
+        "seed": 0,
+        "perplexity": np.nan,
+        "wall_seconds": 0,
+        "error": "boom",
+    }
     result = aggregate(table, "perplexity").table
     assert list(result["num_topics"]) == [10, 5]
 
@@ -77,7 +102,15 @@ def test_unknown_metric_or_parameter_lists_the_valid_ones():
 
 def test_summary_names_the_best_setting_and_failed_runs():
     table = runs_table({5: [0.1, 0.12], 10: [0.2, 0.21]})
-    table.loc[len(table)] = {"run_id": "k99-seed0-x", "status": "failed", "num_topics": 99, "seed": 0, "c_npmi": np.nan, "wall_seconds": 0, "error": "too many topics"}
+    table.loc[len(table)] = {
+        "run_id": "k99-seed0-x",
+        "status": "failed",
+        "num_topics": 99,
+        "seed": 0,
+        "c_npmi": np.nan,
+        "wall_seconds": 0,
+        "error": "too many topics",
+    }
     text = summary_markdown(table, "demo", "c_npmi", ["num_topics"])
     assert "# demo" in text and "Best by c_npmi" in text and "best: num_topics=10" in text
     assert "`k99-seed0-x`: too many topics" in text
@@ -100,7 +133,9 @@ def test_compare_works_across_experiments(two_experiments):
 
 @pytest.mark.parametrize("output", ["table", "csv", "markdown"])
 def test_cli_compare_formats(two_experiments, output):
-    result = CliRunner().invoke(app, ["compare", *map(str, two_experiments), "--metric", "c_npmi", "--by", "num_topics", "--format", output])
+    result = CliRunner().invoke(
+        app, ["compare", *map(str, two_experiments), "--metric", "c_npmi", "--by", "num_topics", "--format", output]
+    )
     assert result.exit_code == 0, result.output
     if output == "csv":
         frame = pd.read_csv(pd.io.common.StringIO(result.output))
@@ -119,12 +154,14 @@ def test_cli_compare_unknown_folder_is_an_error(tmp_path):
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
-    from topics.corpus import read_corpus
-    from topics.preprocess import preprocess
-    from topics.runs import create_run
+    from topics.corpus.stream import read_corpus
+    from topics.preprocessing.prepare import preprocess
+    from topics.runs.run import create_run
 
     folder = tmp_path_factory.mktemp("runs")
-    prepared = preprocess(read_corpus("sample:lee"), PreprocessConfig(lemmatize=False, phrases="none", no_below=3), folder / "lee", processes=1)
+    prepared = preprocess(
+        read_corpus("sample:lee"), PreprocessConfig(lemmatize=False, phrases="none", no_below=3), folder / "lee", processes=1
+    )
     a = create_run(prepared, TrainConfig(num_topics=3, passes=2), 0, folder / "a")
     b = create_run(prepared, TrainConfig(num_topics=5, passes=2), 1, folder / "b")
     return a, b
@@ -148,3 +185,11 @@ def test_cli_compare_two_runs(two_runs):
     assert result.exit_code == 0, result.output
     assert result.output.startswith("topic_a,topic_b,similarity,words_a,words_b")
     assert "topic,words" in result.output  # b's two unmatched topics
+
+
+def test_the_best_run_is_the_best_seed_of_the_best_setting():
+    # K = 15 has the single best run (0.30) but the worse mean; the best run must come from K = 10
+    table = runs_table({10: [0.10, 0.12, 0.11], 15: [0.30, -0.20, -0.20]})
+    run_id, comparison = best_run_id(table, "c_npmi")
+    assert comparison.best == {"num_topics": 10}
+    assert run_id == "k10-seed1"

@@ -12,9 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from topics.config import CorpusConfig
-from topics.corpus import READERS, Corpus, Document, detect_format, parse_article, read_corpus
-from topics.dates import parse_date
-from topics.decoding import decode
+from topics.corpus.articles import parse_article, parse_date
+from topics.corpus.decoding import decode
+from topics.corpus.documents import Document
+from topics.corpus.readers import READERS
+from topics.corpus.stream import Corpus, detect_format, read_corpus
 from topics.errors import ConfigError, CorpusError
 
 SEED_URL = "https://www.themoscowtimes.com/2014/05/19/putins-visit-to-china-set-to-bolster-ties-a35572"
@@ -133,17 +135,15 @@ def test_article_url_marker_quoted_in_body_is_kept():
 
 paragraph_text = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), min_size=1, max_size=60
-).filter(
-    lambda p: p.strip()
-    and not p.lstrip().startswith("#")
-    and "original url:" not in p.lower()
-    and parse_date(p) is None
-)
+).filter(lambda p: p.strip() and not p.lstrip().startswith("#") and "original url:" not in p.lower() and parse_date(p) is None)
 
 
 @settings(max_examples=200, deadline=None)
 @given(
-    title=st.one_of(st.just(""), st.text(alphabet=st.characters(blacklist_characters="\r\n#", blacklist_categories=("Cs",)), min_size=1, max_size=30)),
+    title=st.one_of(
+        st.just(""),
+        st.text(alphabet=st.characters(blacklist_characters="\r\n#", blacklist_categories=("Cs",)), min_size=1, max_size=30),
+    ),
     date_line=st.sampled_from(["", "May 19, 2014", "2014-05-19", "Monday, 19 May 2014 10:30 GMT", "garbage line?"]),
     paragraphs=st.lists(paragraph_text, min_size=1, max_size=6),
     url=st.sampled_from(["", "https://example.org/a?b=1"]),
@@ -214,7 +214,17 @@ def test_text_folder_decodes_and_skips(awkward_folder, capsys, caplog):
     assert documents["sub/l_nested"].text == "Nested text."
     assert documents["n_utf16"].text == "UTF-16 with a mark."
     assert documents["m_notes"].text == "a text file of another extension is a document too"
-    assert set(documents) == {"a_utf8", "b_bom", "c_crlf", "d_cp1251", "e_cp1252", "f_latin1", "sub/l_nested", "n_utf16", "m_notes"}
+    assert set(documents) == {
+        "a_utf8",
+        "b_bom",
+        "c_crlf",
+        "d_cp1251",
+        "e_cp1252",
+        "f_latin1",
+        "sub/l_nested",
+        "n_utf16",
+        "m_notes",
+    }
     skipped = reasons(corpus)
     assert skipped["g_empty.txt"] == "empty file"
     assert skipped["h_blank.txt"] == "empty file"
@@ -256,7 +266,10 @@ def test_articles_folder_with_broken_articles(tmp_path, seed_article):
     shutil.copy(seed_article, folder / seed_article.name)
     write(folder / "001_no_date.txt", "# Only a title\n\nThe body.\n\nOriginal url:\n\n<https://x.org/1>\n")
     write(folder / "002_title_only.txt", "# Title and nothing else\n\nMay 1, 2020\n")
-    write(folder / "003_cp1251.txt", f"# Заголовок\r\n\r\n19 May 2014\r\n\r\n{RUSSIAN}\r\n\r\nOriginal url:\r\n<https://x.ru/2>".encode("cp1251"))
+    write(
+        folder / "003_cp1251.txt",
+        f"# Заголовок\r\n\r\n19 May 2014\r\n\r\n{RUSSIAN}\r\n\r\nOriginal url:\r\n<https://x.ru/2>".encode("cp1251"),
+    )
     write(folder / "004_copy.txt", seed_article.read_bytes())
     corpus = read_corpus(folder)
     assert corpus.format == "articles"
@@ -317,7 +330,9 @@ def test_jsonl_with_field_options_and_bad_lines(tmp_path):
         json.dumps({"body": 7}),
     ]
     path = write(tmp_path / "docs.jsonl", "\n".join(records) + "\n")
-    corpus = read_corpus(path, text_field="body", id_field="key", title_field="headline", date_field="when", label_field="section")
+    corpus = read_corpus(
+        path, text_field="body", id_field="key", title_field="headline", date_field="when", label_field="section"
+    )
     assert corpus.format == "jsonl"
     documents = list(corpus)
     assert documents[0] == Document(
@@ -339,8 +354,8 @@ def test_jsonl_with_field_options_and_bad_lines(tmp_path):
 def test_csv_with_field_options_and_bad_rows(tmp_path):
     content = (
         "key,content,topic\r\n"
-        "a,\"A quoted text, with a comma\",sport\r\n"
-        "b,\"A text over\r\ntwo lines\",tech\r\n"
+        'a,"A quoted text, with a comma",sport\r\n'
+        'b,"A text over\r\ntwo lines",tech\r\n'
         "\r\n"
         ",No id here,\r\n"
         "d,,tech\r\n"
@@ -412,7 +427,9 @@ def test_missing_path_and_unknown_names(tmp_path):
     missing = tmp_path / "nowhere"
     with pytest.raises(CorpusError, match=rf"^{missing}: no such file or folder; "):
         read_corpus(missing)
-    with pytest.raises(ConfigError, match=r"unknown corpus format 'xml'; choose from articles, csv, jsonl, lines, octis, sample, text"):
+    with pytest.raises(
+        ConfigError, match=r"unknown corpus format 'xml'; choose from articles, csv, jsonl, lines, octis, sample, text"
+    ):
         read_corpus(tmp_path, format="xml")
     with pytest.raises(ConfigError, match=r"unknown sample corpus 'brown'; choose from sample:lee"):
         read_corpus("sample:brown")

@@ -8,19 +8,19 @@ import numpy as np
 import pytest
 
 from topics.config import CorpusConfig, EvaluateConfig, PreprocessConfig, TrainConfig
-from topics.corpus import Corpus, read_corpus
+from topics.corpus.stream import Corpus, read_corpus
 from topics.errors import ConfigError
-from topics.evaluate import (
-    evaluate,
+from topics.evaluation.measures import (
     inverted_rbo,
     match_topics,
     rank_biased_overlap,
     stability,
     topic_diversity,
 )
-from topics.model import TopicModel
-from topics.preprocess import preprocess
-from topics.runs import create_run
+from topics.evaluation.scoring import evaluate
+from topics.preprocessing.prepare import preprocess
+from topics.runs.run import create_run
+from topics.training.model import TopicModel
 
 
 def model_from_rows(rows: list[list[float]], vocabulary: list[str] | None = None) -> TopicModel:
@@ -96,10 +96,12 @@ def test_relevance_ranking_is_scored_and_recorded(lee_heldout, tmp_path):
     assert by_relevance != by_probability
     share = model.term_frequency / model.term_frequency.sum()
     index = {word: i for i, word in enumerate(model.vocabulary)}
-    mean_share = lambda topics: np.mean([share[index[w]] for words in topics for w in words])  # noqa: E731
+    mean_share = lambda topics: np.mean([share[index[w]] for words in topics for w in words])
     assert mean_share(by_relevance) < mean_share(by_probability)  # rarer, more topic-specific words
 
-    result = CliRunner().invoke(app, ["evaluate", str(run.path), "-m", "c_npmi", "--ranking", "relevance", "--relevance-lambda", "0.3"])
+    result = CliRunner().invoke(
+        app, ["evaluate", str(run.path), "-m", "c_npmi", "--ranking", "relevance", "--relevance-lambda", "0.3"]
+    )
     assert result.exit_code == 0, result.output
     written = json.loads((run.path / "metrics.json").read_text())["settings"]["c_npmi"]
     assert (written["ranking"], written["relevance_lambda"]) == ("relevance", 0.3)
@@ -114,7 +116,7 @@ def test_relevance_ranking_is_scored_and_recorded(lee_heldout, tmp_path):
 def test_perplexity_without_heldout_is_a_clear_error(tmp_path):
     prepared = preprocess(read_corpus("sample:lee"), PreprocessConfig(), tmp_path / "p", processes=1)
     run = create_run(prepared, TrainConfig(num_topics=3, passes=1), 0, tmp_path / "run")
-    with pytest.raises(ConfigError, match="--heldout"):
+    with pytest.raises(ConfigError, match="heldout"):
         evaluate(run, EvaluateConfig(measures=["perplexity"]))
 
 

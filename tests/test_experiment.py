@@ -16,8 +16,9 @@ from typer.testing import CliRunner
 from topics.cli import app
 from topics.config import ExperimentConfig
 from topics.errors import ConfigError, RunError
-from topics.experiment import load_experiment, run_experiment
-from topics.grid import expand_grid, load_experiment_config
+from topics.experiment.grid import expand_grid, load_experiment_config
+from topics.experiment.results import load_experiment
+from topics.experiment.runner import run_experiment
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -103,8 +104,11 @@ def test_list_valued_option_takes_a_list_of_lists():
 
 def test_run_ids_are_readable_safe_and_depend_only_on_the_config():
     config = ExperimentConfig(
-        name="x", seeds=[1], corpus={"source": "sample:lee"},
-        model={"num_topics": [20], "alpha": ["auto", 0.1]}, preprocess={"stopwords": [["../../etc/passwd"]]},
+        name="x",
+        seeds=[1],
+        corpus={"source": "sample:lee"},
+        model={"num_topics": [20], "alpha": ["auto", 0.1]},
+        preprocess={"stopwords": [["../../etc/passwd"]]},
     )
     specs = expand_grid(config, corpus_fingerprint="abc")
     assert specs[0].run_id.startswith("stopwords_etc_passwd-k20-alpha_auto-seed1-")
@@ -160,19 +164,47 @@ def test_issue_file_runs_and_writes_the_layout(issue_experiment):
     _, result = issue_experiment
     root = result.path
     assert result.trained == 4 and result.failed == 0
-    for name in ("experiment.toml", "experiment.resolved.toml", "runs.csv", "summary.md", "plots/coherence_vs_k.png", "plots/diversity_vs_k.png"):
+    for name in (
+        "experiment.toml",
+        "experiment.resolved.toml",
+        "runs.csv",
+        "summary.md",
+        "plots/coherence_vs_k.png",
+        "plots/diversity_vs_k.png",
+    ):
         assert (root / name).is_file(), name
     assert (root / "experiment.toml").read_text() == ISSUE_FILE
-    assert "engine = \"gensim\"" in (root / "experiment.resolved.toml").read_text()
+    assert 'engine = "gensim"' in (root / "experiment.resolved.toml").read_text()
     assert len(list((root / "corpora").iterdir())) == 1
     runs = load_experiment(root).runs
     assert list(runs["status"]) == ["complete"] * 4
     assert {"run_id", "num_topics", "seed", "c_npmi", "u_mass", "diversity", "wall_seconds"} <= set(runs.columns)
     run_dir = root / "runs" / runs["run_id"][0]
-    for name in ("config.toml", "manifest.json", "model", "topics.csv", "doc_topics.csv", "metrics.json", "topic_metrics.csv", "log.txt"):
+    for name in (
+        "config.toml",
+        "manifest.json",
+        "model",
+        "topics.csv",
+        "doc_topics.csv",
+        "metrics.json",
+        "topic_metrics.csv",
+        "log.txt",
+    ):
         assert (run_dir / name).exists(), name
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    for key in ("run_id", "config_hash", "corpus_fingerprint", "versions", "platform", "started", "ended", "wall_seconds", "cpu_seconds", "peak_memory_mb", "status"):
+    for key in (
+        "run_id",
+        "config_hash",
+        "corpus_fingerprint",
+        "versions",
+        "platform",
+        "started",
+        "ended",
+        "wall_seconds",
+        "cpu_seconds",
+        "peak_memory_mb",
+        "status",
+    ):
         assert key in manifest, key
     assert manifest["status"] == "complete" and "gensim" in manifest["versions"]
     summary = (root / "summary.md").read_text()
@@ -198,7 +230,9 @@ def test_same_experiment_same_ids_and_topics_on_dask(issue_experiment, tmp_path)
     local_runs, dask_runs = load_experiment(local.path).runs, load_experiment(dask.path).runs
     assert list(local_runs["run_id"]) == list(dask_runs["run_id"])
     for run_id in local_runs["run_id"]:
-        assert (local.path / "runs" / run_id / "topics.csv").read_bytes() == (dask.path / "runs" / run_id / "topics.csv").read_bytes()
+        assert (local.path / "runs" / run_id / "topics.csv").read_bytes() == (
+            dask.path / "runs" / run_id / "topics.csv"
+        ).read_bytes()
     for measure in ("c_npmi", "u_mass", "diversity"):
         assert list(local_runs[measure]) == pytest.approx(list(dask_runs[measure]), abs=1e-12)
 
@@ -232,7 +266,9 @@ def test_a_second_run_on_the_same_folder_stops_with_a_clear_message(tmp_path):
 def test_killed_sweep_never_looks_complete_and_resumes(tmp_path):
     file = write(tmp_path / "kill.toml", SMALL.format(name="kill", k="[4, 6, 8]", passes=12))
     topics = Path(sys.executable).with_name("topics")
-    process = subprocess.Popen([str(topics), "run", str(file), "--jobs", "2", "--results", str(tmp_path / "results")], cwd=tmp_path)
+    process = subprocess.Popen(
+        [str(topics), "run", str(file), "--jobs", "2", "--results", str(tmp_path / "results")], cwd=tmp_path
+    )
     runs_dir = tmp_path / "results" / "kill" / "runs"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:

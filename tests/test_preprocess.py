@@ -14,27 +14,20 @@ from gensim.test.utils import datapath
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from topics import tallies
 from topics.config import PreprocessConfig
-from topics.corpus import CorpusReport, Document
+from topics.corpus.documents import CorpusReport, Document
 from topics.errors import ConfigError, CorpusError
-from topics.preprocess import (
-    PreparedCorpus,
-    Shard,
-    Workers,
+from topics.preprocessing import tallies
+from topics.preprocessing.phrases import PhraseJoiner, phrase_layer, phrase_scores
+from topics.preprocessing.prepare import (
     learn_phrase_layer,
     preprocess,
     tokenize_documents,
 )
-from topics.tallies import add_sorted_counts
-from topics.tokenize import (
-    TOKEN_RE,
-    PhraseJoiner,
-    Pipeline,
-    load_stopwords,
-    phrase_layer,
-    phrase_scores,
-)
+from topics.preprocessing.prepared import PreparedCorpus
+from topics.preprocessing.shards import Shard, Workers
+from topics.preprocessing.tallies import add_sorted_counts
+from topics.preprocessing.tokenize import TOKEN_RE, Pipeline, load_stopwords
 
 LEE = Path(datapath("lee_background.cor"))
 
@@ -84,7 +77,18 @@ def test_pipeline_keeps_words_and_drops_noise(seed_article):
     assert "putin" in tokens and "putin's" not in tokens
     assert "country" in tokens and "countries" not in tokens  # lemmas
     assert "export" in tokens
-    for gone in ("https://example.com/news?id=3", "example", "press@kremlin.ru", "kremlin.ru", "2009", "3.5", "the", "of", "it", "in"):
+    for gone in (
+        "https://example.com/news?id=3",
+        "example",
+        "press@kremlin.ru",
+        "kremlin.ru",
+        "2009",
+        "3.5",
+        "the",
+        "of",
+        "it",
+        "in",
+    ):
         assert gone not in tokens
     seed = pipeline(seed_article.read_text(encoding="utf-8"))
     assert {"putin", "china", "russia", "vladimir", "natural", "gas"} <= set(seed)
@@ -102,7 +106,7 @@ def test_shipped_english_stopwords_are_gensims_and_sklearns_lists():
     from gensim.parsing.preprocessing import STOPWORDS
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    from topics.tokenize import _EN_CONTRACTIONS, english_stopwords
+    from topics.preprocessing.tokenize import _EN_CONTRACTIONS, english_stopwords
 
     assert english_stopwords() == frozenset(STOPWORDS) | frozenset(ENGLISH_STOP_WORDS) | frozenset(_EN_CONTRACTIONS)
 
@@ -150,15 +154,22 @@ def test_phrase_layer_is_gensims(lee_prepared):
 
 
 @settings(max_examples=200, deadline=None)
-@given(rows=st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 10**6), st.integers(1, 10**6)), max_size=50),
-       vocab_size=st.integers(1, 10**7), min_count=st.integers(1, 50))
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 10**6), st.integers(1, 10**6)), max_size=50),
+    vocab_size=st.integers(1, 10**7),
+    min_count=st.integers(1, 50),
+)
 def test_phrase_scores_are_gensims_original_scorer(rows, vocab_size, min_count):
     import numpy as np
     from gensim.models.phrases import original_scorer
 
     counts, first, last = (np.array(column, dtype=np.int64) for column in zip(*rows)) if rows else (np.zeros(0, np.int64),) * 3
-    expected = [original_scorer(worda_count=a, wordb_count=b, bigram_count=c, len_vocab=vocab_size, min_count=min_count,
-                                corpus_word_count=0) for c, a, b in rows]
+    expected = [
+        original_scorer(
+            worda_count=a, wordb_count=b, bigram_count=c, len_vocab=vocab_size, min_count=min_count, corpus_word_count=0
+        )
+        for c, a, b in rows
+    ]
     assert phrase_scores(counts, first, last, vocab_size, min_count).tolist() == expected
 
 
@@ -258,7 +269,10 @@ def test_filter_extremes_is_respected(tmp_path, lee_prepared):
     pipeline, (layer,) = Pipeline(small.config), json.loads((small.path / "phrases.json").read_text())["layers"]
     joiner = PhraseJoiner(layer)
     whole = Dictionary(joiner(pipeline(line)) for line in LEE.read_text(encoding="utf-8").splitlines())
-    assert whole.num_pos == small.report["num_tokens_before_filtering"] and len(whole) == small.report["vocabulary_size_before_filtering"]
+    assert (
+        whole.num_pos == small.report["num_tokens_before_filtering"]
+        and len(whole) == small.report["vocabulary_size_before_filtering"]
+    )
     whole.filter_extremes(no_below=2, no_above=0.3, keep_n=200)
     saved = Dictionary.load(str(small.path / "dictionary.gensim"))
     assert whole.token2id == saved.token2id and list(whole.token2id) == list(saved.token2id) == small.vocabulary
@@ -268,8 +282,19 @@ def test_filter_extremes_is_respected(tmp_path, lee_prepared):
 
 def test_outputs_are_present_and_consistent(lee_prepared):
     path = lee_prepared.path
-    for name in ("dictionary.gensim", "vocabulary.txt", "corpus.mm", "tokens.npy", "offsets.npy", "documents.csv",
-                 "phrases.json", "report.json", "prepared.json", "term_frequency.npy", "document_frequency.npy"):
+    for name in (
+        "dictionary.gensim",
+        "vocabulary.txt",
+        "corpus.mm",
+        "tokens.npy",
+        "offsets.npy",
+        "documents.csv",
+        "phrases.json",
+        "report.json",
+        "prepared.json",
+        "term_frequency.npy",
+        "document_frequency.npy",
+    ):
         assert (path / name).is_file(), name
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp folders left
     saved = Dictionary.load(str(path / "dictionary.gensim"))
@@ -317,7 +342,7 @@ def test_reuse_conflict_and_force(tmp_path):
     again = preprocess(lee_corpus(), PreprocessConfig(), out, processes=1)
     assert again.reused and again.fingerprint == first.fingerprint
     other = PreprocessConfig(phrases="none")
-    with pytest.raises(CorpusError, match=r"prepared.*different prepared corpus.*--out.*force"):
+    with pytest.raises(CorpusError, match=r"prepared.*different prepared corpus.*`force`"):
         preprocess(lee_corpus(), other, out, processes=1)
     replaced = preprocess(lee_corpus(), other, out, processes=1, force=True)
     assert not replaced.reused and replaced.fingerprint != first.fingerprint
@@ -346,8 +371,16 @@ def test_processes_give_identical_outputs(tmp_path, lee_prepared):
     progress: list[int] = []
     two = preprocess(lee_corpus(), PreprocessConfig(), tmp_path / "two", processes=2, progress=progress.append)
     assert progress[-1] == 300 and progress == sorted(progress)
-    for name in ("tokens.npy", "offsets.npy", "vocabulary.txt", "documents.csv", "corpus.mm", "phrases.json",
-                 "term_frequency.npy", "document_frequency.npy"):
+    for name in (
+        "tokens.npy",
+        "offsets.npy",
+        "vocabulary.txt",
+        "documents.csv",
+        "corpus.mm",
+        "phrases.json",
+        "term_frequency.npy",
+        "document_frequency.npy",
+    ):
         assert (two.path / name).read_bytes() == (lee_prepared.path / name).read_bytes(), name
     assert two.fingerprint == lee_prepared.fingerprint
 
@@ -400,7 +433,9 @@ def test_octis_tokens_pass_through(shared_data, tmp_path):
     docs = []
     for i, line in enumerate(lines):
         text, split, label = line.split("\t")
-        docs.append(Document(id=str(i), text=text, tokens=tuple(text.split()), split=split, label=label, source=f"corpus.tsv:{i + 1}"))
+        docs.append(
+            Document(id=str(i), text=text, tokens=tuple(text.split()), split=split, label=label, source=f"corpus.tsv:{i + 1}")
+        )
     prepared = preprocess(DocumentsCorpus(docs, format="octis"), PreprocessConfig(heldout=0.3), tmp_path / "octis", processes=2)
     assert list(prepared.texts()) == [list(d.tokens) for d in docs]  # unchanged: no stopwords, lemmas, phrases, filtering
     assert prepared.documents["split"].tolist() == [d.split for d in docs]
@@ -440,7 +475,9 @@ def test_token_ids_follow_gensim_order_for_octis_input(shared_data, tmp_path):
     docs = []
     for i, line in enumerate(lines):
         text, split, label = line.split("\t")
-        docs.append(Document(id=str(i), text=text, tokens=tuple(text.split()), split=split, label=label, source=f"corpus.tsv:{i + 1}"))
+        docs.append(
+            Document(id=str(i), text=text, tokens=tuple(text.split()), split=split, label=label, source=f"corpus.tsv:{i + 1}")
+        )
     one = preprocess(DocumentsCorpus(docs, format="octis"), PreprocessConfig(), tmp_path / "one", processes=1)
     three = preprocess(DocumentsCorpus(docs, format="octis"), PreprocessConfig(), tmp_path / "three", processes=3)
     assert Dictionary([list(d.tokens) for d in docs]).token2id == one.dictionary.token2id == three.dictionary.token2id

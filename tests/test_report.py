@@ -17,10 +17,11 @@ from typer.testing import CliRunner
 from dated_articles import write_dated_articles
 from topics.cli import app
 from topics.config import PreprocessConfig, TrainConfig
-from topics.corpus import read_corpus
-from topics.preprocess import preprocess
-from topics.report import write_report
-from topics.runs import create_run, load_run
+from topics.corpus.stream import read_corpus
+from topics.preprocessing.prepare import preprocess
+from topics.reading import representative_documents
+from topics.reading.report import write_report
+from topics.runs.run import create_run, load_run
 
 runner = CliRunner()
 BBC_DOCS = 300
@@ -71,17 +72,35 @@ def open_in_browser(page: Path, tmp_path: Path) -> tuple[dict[str, str], str]:
     if browser is None:
         pytest.skip("no chromium found on PATH (the Makefile's test set-up installs Debian's chromium)")
     common = [
-        browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--enable-logging=stderr", "--v=0", "--window-size=1280,4000",
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--window-size=1280,4000",
     ]
     dom = subprocess.run(
         [*common, f"--user-data-dir={tmp_path / 'profile-dom'}", "--dump-dom", page.resolve().as_uri()],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     shot = subprocess.run(
-        [*common, f"--user-data-dir={tmp_path / 'profile-shot'}", f"--screenshot={tmp_path / 'screenshot.png'}", page.resolve().as_uri()],
-        capture_output=True, text=True, timeout=120,
+        [
+            *common,
+            f"--user-data-dir={tmp_path / 'profile-shot'}",
+            f"--screenshot={tmp_path / 'screenshot.png'}",
+            page.resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert shot.returncode == 0, shot.stderr[-2000:]
     assert (tmp_path / "screenshot.png").stat().st_size > 10_000
@@ -103,9 +122,12 @@ def test_run_report_shows_every_topic_and_keeps_the_manifest_valid(bbc_run):
     for k in range(5):
         assert f'id="topic-{k}"' in page
     assert page.count("data:image/png;base64,") == 5  # one bar chart per topic; no dates, so no trends
-    assert "no date" in page or "has a date" in page
-    assert 'href="http://news.bbc.co.uk/' in page or 'href="https://' in page  # articles linked to their urls
+    assert "No trends over time: none of its 300 documents has a date" in page
     run = load_run(bbc_run.path)
+    for k in range(5):  # each topic's most representative article, linked to its url
+        url = representative_documents(run, k, 1)["url"][0]
+        assert url.startswith("https://news.bbc.co.uk/") and f'href="{url}"' in page
+    assert str(bbc_run.path) not in page and str(Path.cwd()) not in page  # no machine paths in a shared page
     run.verify()
     run.native_model()
 
@@ -150,9 +172,9 @@ def test_experiment_report_details_the_best_run(dated_run, tmp_path):
     prepared = dated_run.prepared
     for k in (2, 3):
         create_run(prepared, TrainConfig(num_topics=k, passes=3), seed=0, run_dir=runs / f"k{k}")
-    pd.DataFrame({"run_id": ["k2", "k3"], "status": ["complete", "complete"], "num_topics": [2, 3], "c_npmi": [0.01, 0.05]}).to_csv(
-        experiment / "runs.csv", index=False
-    )
+    pd.DataFrame(
+        {"run_id": ["k2", "k3"], "status": ["complete", "complete"], "num_topics": [2, 3], "c_npmi": [0.01, 0.05]}
+    ).to_csv(experiment / "runs.csv", index=False)
     (experiment / "plots").mkdir()
     import matplotlib
 
@@ -168,10 +190,14 @@ def test_experiment_report_details_the_best_run(dated_run, tmp_path):
     assert result.exit_code == 0, result.output
     page = (experiment / "report.html").read_text(encoding="utf-8")
     assert_self_contained(page)
-    assert "Run k3: the best run by c_npmi (highest)" in page and "coherence" in page and "best: num_topics=3" in page
+    assert (
+        "Run k3: the best seed (highest c_npmi) of the best setting over seeds (num_topics = 3)" in page
+        and "coherence" in page
+        and "best: num_topics=3" in page
+    )
     assert page.count('class="topic"') == 3
     invoke("report", experiment, "--run", "k2")
-    assert "Run k2: chosen with --run" in (experiment / "report.html").read_text(encoding="utf-8")
+    assert "Run k2: the run asked for" in (experiment / "report.html").read_text(encoding="utf-8")
     result = invoke("report", experiment, "--run", "k9")
     assert result.exit_code == 2 and "no run 'k9'" in result.output
     result = invoke("report", experiment, "--metric", "cv")

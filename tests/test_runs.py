@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from topics.config import PreprocessConfig, TrainConfig
-from topics.corpus import read_corpus
+from topics.corpus.stream import read_corpus
 from topics.errors import RunError
-from topics.preprocess import preprocess
-from topics.runs import create_run, load_run
+from topics.preprocessing.prepare import preprocess
+from topics.runs.run import create_run, load_run
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ CONFIG = TrainConfig(num_topics=4, passes=3)
 def test_same_seed_same_topics_in_a_fresh_process(prepared, tmp_path):
     first = create_run(prepared, CONFIG, 3, tmp_path / "a")
     script = (
-        "import sys; from topics.preprocess import PreparedCorpus; from topics.runs import create_run; "
+        "import sys; from topics.preprocessing import PreparedCorpus; from topics.runs import create_run; "
         "from topics.config import TrainConfig; "
         "create_run(PreparedCorpus.load(sys.argv[1]), TrainConfig(num_topics=4, passes=3), 3, sys.argv[2])"
     )
@@ -63,12 +63,12 @@ def test_a_changed_model_file_is_not_loaded(prepared, tmp_path):
 
 
 def test_a_failed_training_leaves_nothing(prepared, tmp_path, monkeypatch):
-    import topics.runs
+    import topics.runs.run
 
     def explode(*args, **kwargs):
         raise MemoryError("simulated")
 
-    monkeypatch.setattr(topics.runs, "write_trained", explode)
+    monkeypatch.setattr(topics.runs.run, "write_trained", explode)
     with pytest.raises(MemoryError):
         create_run(prepared, CONFIG, 0, tmp_path / "run")
     assert list(tmp_path.iterdir()) == []
@@ -76,7 +76,7 @@ def test_a_failed_training_leaves_nothing(prepared, tmp_path, monkeypatch):
 
 def test_existing_run_needs_force(prepared, tmp_path):
     create_run(prepared, CONFIG, 0, tmp_path / "run")
-    with pytest.raises(RunError, match="--force"):
+    with pytest.raises(RunError, match="`force`"):
         create_run(prepared, CONFIG, 0, tmp_path / "run")
     replaced = create_run(prepared, TrainConfig(num_topics=3, passes=2), 0, tmp_path / "run", force=True)
     assert replaced.model.num_topics == 3
@@ -87,3 +87,35 @@ def test_incomplete_run_folder(tmp_path):
     (tmp_path / "run" / "topics.csv").write_text("topic,rank,word,weight\n")
     with pytest.raises(RunError, match="not a complete run"):
         load_run(tmp_path / "run")
+
+
+def test_force_keeps_the_old_run_when_the_swap_fails(prepared, tmp_path, monkeypatch):
+    """Build beside, move the old run aside, rename, then delete: a crash between the two renames
+    loses neither run (the old one is put back)."""
+    import topics._files
+
+    first = create_run(prepared, CONFIG, 0, tmp_path / "run")
+    before = first.topics
+    real_replace = topics._files.os.replace
+
+    def replace(source, target):
+        if ".tmp-" in str(source):  # the new run going into place
+            raise OSError(28, "No space left on device")
+        return real_replace(source, target)
+
+    monkeypatch.setattr(topics._files.os, "replace", replace)
+    with pytest.raises(OSError, match="No space"):
+        create_run(prepared, CONFIG, 1, tmp_path / "run", force=True)
+    monkeypatch.setattr(topics._files.os, "replace", real_replace)
+    kept = load_run(tmp_path / "run")
+    assert kept.seed == 0 and kept.topics.equals(before)
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_force_never_replaces_a_folder_that_is_not_a_run(prepared, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me")
+    with pytest.raises(RunError, match="not a run folder"):
+        create_run(prepared, CONFIG, 0, folder, force=True)
+    assert (folder / "notes.txt").read_text() == "keep me"

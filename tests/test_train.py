@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from topics.config import PreprocessConfig, TrainConfig, validate
-from topics.corpus import read_corpus
+from topics.corpus.stream import read_corpus
 from topics.errors import ConfigError, TopicsError
-from topics.preprocess import preprocess
-from topics.runs import create_run, load_run
-from topics.train import ENGINES, INFERRERS, NATIVE_LOADERS, infer_doc_topics, train_model
+from topics.preprocessing.prepare import preprocess
+from topics.runs.run import create_run, load_run
+from topics.training.train import infer_doc_topics, train_lda
 
 GROUPS = [[f"{name}{i}" for i in range(8)] for name in ("river", "planet", "violin")]
 #: small settings per engine that recover the planted topics in well under a second or two
@@ -59,17 +59,12 @@ def fingerprint(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array, dtype=np.float64).tobytes()).hexdigest()
 
 
-def test_every_engine_has_every_table_row():
-    for table in (INFERRERS, NATIVE_LOADERS):
-        assert set(table) == set(ENGINES) == {"gensim", "sklearn", "tomotopy"}
-
-
 @pytest.mark.parametrize("engine", ALL_ENGINES)
 def test_planted_topics_come_back(planted, engine):
     # Seed 2: variational Bayes finds a local optimum, and from seeds 0 and 1 (which give gensim and
     # scikit-learn the same initial topics, both drawing them from Gamma(100, 1/100)) two of these
     # groups merge and a topic dies; that is VB at K=3 on 90 documents, not an engine defect.
-    trained = train_model(planted, config_for(engine), seed=2)
+    trained = train_lda(planted, config_for(engine), seed=2)
     model = trained.model
     assert model.topic_word.shape == (3, 24)
     np.testing.assert_allclose(model.topic_word.sum(axis=1), 1.0)
@@ -87,23 +82,23 @@ def test_planted_topics_come_back(planted, engine):
 
 @pytest.mark.parametrize("engine", ALL_ENGINES)
 def test_same_seed_same_model_other_seed_other_model(planted, engine):
-    first = train_model(planted, config_for(engine), seed=3)
-    again = train_model(planted, config_for(engine), seed=3)
-    other = train_model(planted, config_for(engine), seed=4)
+    first = train_lda(planted, config_for(engine), seed=3)
+    again = train_lda(planted, config_for(engine), seed=3)
+    other = train_lda(planted, config_for(engine), seed=4)
     np.testing.assert_array_equal(first.model.topic_word, again.model.topic_word)
     np.testing.assert_array_equal(first.model.doc_topics, again.model.doc_topics)
     assert not np.array_equal(first.model.topic_word, other.model.topic_word)
 
 
 def test_gensim_same_model_in_a_fresh_process(planted):
-    trained = train_model(planted, config_for("gensim"), seed=5)
+    trained = train_lda(planted, config_for("gensim"), seed=5)
     script = (
         "import hashlib, numpy as np\n"
         "from topics.config import TrainConfig\n"
-        "from topics.preprocess import PreparedCorpus\n"
-        "from topics.train import train_model\n"
+        "from topics.preprocessing import PreparedCorpus\n"
+        "from topics.training import train_lda\n"
         f"p = PreparedCorpus.load({str(planted.path)!r})\n"
-        f"m = train_model(p, TrainConfig(engine='gensim', num_topics=3, passes=50), seed=5).model\n"
+        f"m = train_lda(p, TrainConfig(engine='gensim', num_topics=3, passes=50), seed=5).model\n"
         "print(hashlib.sha256(np.ascontiguousarray(m.topic_word, dtype=np.float64).tobytes()).hexdigest())\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
@@ -134,17 +129,17 @@ def test_run_folder_is_the_same_for_every_engine(planted, engine, tmp_path):
 
 
 def test_engine_parameters_are_resolved(planted):
-    sklearn = train_model(planted, TrainConfig(engine="sklearn", num_topics=4, alpha="symmetric"), seed=0)
+    sklearn = train_lda(planted, TrainConfig(engine="sklearn", num_topics=4, alpha="symmetric"), seed=0)
     assert sklearn.parameters["doc_topic_prior"] == 0.25 and sklearn.parameters["max_iter"] == 10
     assert sklearn.parameters["learning_method"] == "batch"
-    tomotopy = train_model(planted, TrainConfig(engine="tomotopy", num_topics=3, iterations=20), seed=0)
+    tomotopy = train_lda(planted, TrainConfig(engine="tomotopy", num_topics=3, iterations=20), seed=0)
     assert tomotopy.parameters["iterations"] == 20 and tomotopy.parameters["workers"] == 1
-    gensim = train_model(planted, TrainConfig(num_topics=3, passes=1), seed=0)
+    gensim = train_lda(planted, TrainConfig(num_topics=3, passes=1), seed=0)
     assert gensim.parameters["iterations"] == 10 and gensim.parameters["chunksize"] == 84
 
 
 def test_tomotopy_with_several_workers_is_marked_not_reproducible(planted):
-    trained = train_model(planted, config_for("tomotopy", workers=2), seed=0)
+    trained = train_lda(planted, config_for("tomotopy", workers=2), seed=0)
     assert trained.reproducible is False
 
 
@@ -174,12 +169,12 @@ def test_symmetric_priors_are_accepted_by_every_engine():
 def test_missing_tomotopy_says_how_to_install(planted, monkeypatch):
     monkeypatch.setitem(sys.modules, "tomotopy", None)  # import tomotopy now raises ImportError
     with pytest.raises(TopicsError, match=r"pip install -e '\.\[gibbs\]'"):
-        train_model(planted, config_for("tomotopy"), seed=0)
+        train_lda(planted, config_for("tomotopy"), seed=0)
 
 
 @pytest.mark.parametrize("engine", ALL_ENGINES)
 def test_inference_of_new_documents_is_repeatable(planted, engine):
-    trained = train_model(planted, config_for(engine), seed=2)
+    trained = train_lda(planted, config_for(engine), seed=2)
     bow = list(planted.bow("test"))
     first = infer_doc_topics(engine, trained.native, bow, 2)
     np.testing.assert_array_equal(first, infer_doc_topics(engine, trained.native, bow, 2))

@@ -14,11 +14,12 @@ from typer.testing import CliRunner
 from dated_articles import write_dated_articles
 from topics.cli import app
 from topics.config import PreprocessConfig, TrainConfig
-from topics.corpus import read_corpus
+from topics.corpus.stream import read_corpus
 from topics.errors import ConfigError, RunError
-from topics.labels import automatic_labels, topic_labels
-from topics.preprocess import preprocess
-from topics.runs import create_run, load_run
+from topics.preprocessing.prepare import preprocess
+from topics.reading import infer_texts, representative_documents, topic_trends
+from topics.reading.labels import automatic_labels, topic_labels
+from topics.runs.run import create_run, load_run
 
 runner = CliRunner()
 
@@ -49,7 +50,10 @@ def run_copy(dated_run, tmp_path):
 def planted(run) -> dict[str, int]:
     """Which topic holds each planted word group (the topic with the group's word among its top words)."""
     top = run.model.top_words(10)
-    return {group: next(k for k, words in enumerate(top) if word in words) for group, word in (("economy", "bank"), ("sport", "goal"), ("space", "rocket"))}
+    return {
+        group: next(k for k, words in enumerate(top) if word in words)
+        for group, word in (("economy", "bank"), ("sport", "goal"), ("space", "rocket"))
+    }
 
 
 def test_automatic_labels_name_the_planted_topics(dated_run):
@@ -76,7 +80,7 @@ def test_user_labels_override_and_are_checked(run_copy):
 
 
 def test_trends_follow_the_planted_rise_and_fall(dated_run):
-    trends = dated_run.trends("month")
+    trends = topic_trends(dated_run, "month")
     topics = planted(dated_run)
     prevalence = trends.prevalence
     assert trends.undated == 12 and int(trends.documents.sum()) == 108
@@ -85,8 +89,8 @@ def test_trends_follow_the_planted_rise_and_fall(dated_run):
     first, last = prevalence.iloc[:3].mean(), prevalence.iloc[-3:].mean()
     assert first[f"topic_{topics['economy']}"] > last[f"topic_{topics['economy']}"] + 0.2
     assert last[f"topic_{topics['space']}"] > first[f"topic_{topics['space']}"] + 0.2
-    assert len(dated_run.trends("year").prevalence) == 1
-    assert len(dated_run.trends("week").prevalence) > 40
+    assert len(topic_trends(dated_run, "year").prevalence) == 1
+    assert len(topic_trends(dated_run, "week").prevalence) > 40
 
 
 def test_trends_command_writes_csv_and_png_and_keeps_the_manifest_valid(run_copy):
@@ -104,7 +108,7 @@ def test_trends_command_writes_csv_and_png_and_keeps_the_manifest_valid(run_copy
 
 def test_representative_documents(dated_run):
     topics = planted(dated_run)
-    documents = dated_run.representative_documents(topics["space"], 4)
+    documents = representative_documents(dated_run, topics["space"], 4)
     assert list(documents.columns) == ["id", "title", "date", "url", "weight"]
     assert len(documents) == 4 and documents["weight"].is_monotonic_decreasing
     assert documents["title"].str.startswith("Space story").all()
@@ -123,12 +127,14 @@ def test_show_lists_topics_and_one_topic_with_documents(dated_run):
 
 def test_infer_uses_the_run_preprocessing_and_notes_unknown_documents(dated_run, tmp_path):
     topics = planted(dated_run)
-    shares = dated_run.infer(["The astronauts' rockets launched to the Moon", "zzz qqq", "Banks and investors"])
+    shares = infer_texts(dated_run, ["The astronauts' rockets launched to the Moon", "zzz qqq", "Banks and investors"])
     assert shares.loc[0, f"topic_{topics['space']}"] > 0.6  # lemmas: astronauts -> astronaut, rockets -> rocket
     assert shares.loc[1, "note"].startswith("no known words") and shares.loc[1, ["topic_0", "topic_1", "topic_2"]].isna().all()
     assert shares.loc[2, f"topic_{topics['economy']}"] > 0.5
     source = tmp_path / "new.jsonl"
-    source.write_text(json.dumps({"id": "a", "text": "football match goal"}) + "\n" + json.dumps({"id": "b", "text": "nothing here"}) + "\n")
+    source.write_text(
+        json.dumps({"id": "a", "text": "football match goal"}) + "\n" + json.dumps({"id": "b", "text": "nothing here"}) + "\n"
+    )
     out = tmp_path / "out.csv"
     result = invoke("infer", dated_run.path, source, "--out", out)
     assert result.exit_code == 0, result.output
@@ -151,9 +157,22 @@ def test_bad_input_is_one_message_and_exit_code_2(dated_run, tmp_path, monkeypat
     # a run whose documents have no dates
     undated_root = tmp_path / "undated"
     articles = write_dated_articles(undated_root / "articles", n=30, undated_every=1)
-    prepared = preprocess(read_corpus(articles), PreprocessConfig(no_below=1, phrases="none"), undated_root / "prepared", processes=1)
+    prepared = preprocess(
+        read_corpus(articles), PreprocessConfig(no_below=1, phrases="none"), undated_root / "prepared", processes=1
+    )
     run = create_run(prepared, TrainConfig(num_topics=2, passes=2), seed=0, run_dir=undated_root / "run")
     with pytest.raises(RunError, match="none of its 30 documents has a date"):
-        run.trends()
+        topic_trends(run)
     result = invoke("trends", run.path)
     assert result.exit_code == 2 and "has a date" in result.output
+
+
+def test_writing_trends_leaves_the_users_matplotlib_backend_alone(dated_run):
+    import matplotlib
+
+    matplotlib.use("svg")  # a notebook user's choice
+    from topics.reading import write_trends
+
+    write_trends(dated_run, "month")
+    assert matplotlib.get_backend() == "svg"
+    assert (dated_run.path / "trends.png").read_bytes().startswith(b"\x89PNG")

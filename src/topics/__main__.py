@@ -1,3 +1,3 @@
-from .cli import app
+from topics.cli import app
 
 app(prog_name="topics")

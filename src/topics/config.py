@@ -7,15 +7,21 @@ saved beside every output: it is the one input needed to rerun.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
-from .errors import ConfigError
+from topics._files import sha256_json
+from topics.errors import ConfigError, lookup
 
 
 class Strict(BaseModel):
@@ -26,12 +32,10 @@ class Strict(BaseModel):
         return sha256_json(self.model_dump(mode="json"))
 
 
-def sha256_json(data: Any) -> str:
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
 CorpusFormat = Literal["articles", "text", "lines", "jsonl", "csv", "octis", "sample"]
+
+
+S = TypeVar("S", bound=Strict)
 
 
 class CorpusConfig(Strict):
@@ -66,9 +70,22 @@ class PreprocessConfig(Strict):
     phrases: Literal["none", "bigrams", "trigrams"] = Field("bigrams", description="collocations with gensim Phrases")
     phrase_min_count: int = Field(5, ge=1, description="Phrases min_count")
     phrase_threshold: float = Field(10.0, gt=0, description="Phrases threshold")
-    no_below: int | None = Field(None, ge=1, description="keep words in at least this many documents (default 5; 1 for octis)")
-    no_above: float | None = Field(None, gt=0, le=1, description="keep words in at most this share of documents (default 0.5; 1.0 for octis)")
-    keep_n: int | None = Field(None, ge=1, description="keep at most this many words (default 100000; all for octis)")
+    no_below: int | None = Field(
+        None,
+        ge=1,
+        description="keep words in at least this many documents (default 5; 1 for octis)",
+    )
+    no_above: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="keep words in at most this share of documents (default 0.5; 1.0 for octis)",
+    )
+    keep_n: int | None = Field(
+        None,
+        ge=1,
+        description="keep at most this many words (default 100000; all for octis)",
+    )
     heldout: float = Field(0.0, ge=0, lt=1, description="share of documents held out for perplexity")
     split_seed: int = Field(0, ge=0, description="seed of the held-out split")
 
@@ -94,23 +111,51 @@ class TrainConfig(Strict):
     engine used are recorded in the run's ``[engine_parameters]``. Defaults: docs/defaults.md.
     """
 
-    engine: Engine = Field("gensim", description="LDA engine: gensim (online variational Bayes), sklearn (batch variational Bayes), tomotopy (collapsed Gibbs sampling)")
+    engine: Engine = Field(
+        "gensim",
+        description="LDA engine: gensim (online variational Bayes), sklearn (batch variational Bayes), tomotopy (collapsed Gibbs sampling)",
+    )
     num_topics: int = Field(10, ge=1, description="number of topics K")
     passes: int = Field(50, ge=1, description="passes over the corpus (gensim)")
     iterations: int | None = Field(
-        None, ge=1, description="E-step iterations per document (gensim, default 10); max_iter (sklearn, default 10); Gibbs sweeps (tomotopy, default 1000)"
+        None,
+        ge=1,
+        description="E-step iterations per document (gensim, default 10); max_iter (sklearn, default 10); Gibbs sweeps (tomotopy, default 1000)",
     )
-    chunksize: int | None = Field(None, ge=1, description="documents per update (gensim; sklearn online batch_size); default: the whole corpus up to 100000")
+    chunksize: int | None = Field(
+        None,
+        ge=1,
+        description="documents per update (gensim; sklearn online batch_size); default: the whole corpus up to 100000",
+    )
     alpha: float | Literal["symmetric", "asymmetric", "auto"] = Field(0.1, description="document-topic prior (all engines)")
     eta: float | Literal["symmetric", "auto"] = Field(0.01, description="topic-word prior (all engines)")
-    decay: float = Field(0.5, ge=0.5, le=1.0, description="gensim decay (kappa); sklearn online learning_decay")
+    decay: float = Field(
+        0.5,
+        ge=0.5,
+        le=1.0,
+        description="gensim decay (kappa); sklearn online learning_decay",
+    )
     offset: float = Field(1.0, ge=1.0, description="gensim offset (tau_0); sklearn online learning_offset")
-    workers: int = Field(1, ge=1, description="worker processes (threads for tomotopy) for one model; >1 is not reproducible")
+    workers: int = Field(
+        1,
+        ge=1,
+        description="worker processes (threads for tomotopy) for one model; >1 is not reproducible",
+    )
     learning_method: Literal["batch", "online"] = Field("batch", description="sklearn: batch or online variational Bayes")
-    burn_in: int = Field(0, ge=0, description="tomotopy: Gibbs sweeps before the document-topic prior is first optimised")
-    optim_interval: int = Field(10, ge=0, description="tomotopy: optimise the document-topic prior every this many sweeps; 0 keeps alpha fixed")
+    burn_in: int = Field(
+        0,
+        ge=0,
+        description="tomotopy: Gibbs sweeps before the document-topic prior is first optimised",
+    )
+    optim_interval: int = Field(
+        10,
+        ge=0,
+        description="tomotopy: optimise the document-topic prior every this many sweeps; 0 keeps alpha fixed",
+    )
     term_weight: Literal["one", "idf", "pmi"] = Field("one", description="tomotopy: term weighting (one = plain LDA)")
-    parallel: Literal["default", "none", "copy_merge", "partition"] = Field("default", description="tomotopy: parallel scheme when workers > 1")
+    parallel: Literal["default", "none", "copy_merge", "partition"] = Field(
+        "default", description="tomotopy: parallel scheme when workers > 1"
+    )
 
     @field_validator("alpha", "eta")
     @classmethod
@@ -127,16 +172,39 @@ class TrainConfig(Strict):
         return self.iterations or DEFAULT_ITERATIONS[self.engine]
 
 
-Measure = Literal["u_mass", "c_uci", "c_npmi", "c_v", "diversity", "irbo", "perplexity", "stability", "nmi", "ari", "accuracy"]
+Measure = Literal[
+    "u_mass",
+    "c_uci",
+    "c_npmi",
+    "c_v",
+    "diversity",
+    "irbo",
+    "perplexity",
+    "stability",
+    "nmi",
+    "ari",
+    "accuracy",
+]
+
+
+def _default_measures() -> list[Measure]:
+    return ["c_npmi", "u_mass"]
 
 
 class EvaluateConfig(Strict):
     """Which scores, over which top words and reference corpus (topics.evaluate)."""
 
-    measures: list[Measure] = Field(default_factory=lambda: ["c_npmi", "u_mass"], description="measures to compute")
+    measures: list[Measure] = Field(default_factory=_default_measures, description="measures to compute")
     topn: int = Field(10, ge=2, description="top words per topic for coherence")
-    window: int | None = Field(None, ge=1, description="sliding window size; default per measure (10, or 110 for c_v)")
-    counting: Literal["gensim", "boolean"] = Field("gensim", description="sliding-window counting: gensim's or the textbook boolean")
+    window: int | None = Field(
+        None,
+        ge=1,
+        description="sliding window size; default per measure (10, or 110 for c_v)",
+    )
+    counting: Literal["gensim", "boolean"] = Field(
+        "gensim",
+        description="sliding-window counting: gensim's or the textbook boolean",
+    )
     ranking: Literal["probability", "relevance"] = Field("probability", description="top-word ranking")
     relevance_lambda: float = Field(0.6, ge=0, le=1, description="λ of relevance ranking")
     reference: str | None = Field(None, description="prepared corpus to score against; default: the run's own")
@@ -170,12 +238,50 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML ({error})") from None
 
 
-def validate(model: type[Strict], data: dict[str, Any], origin: str, section: str = "") -> Strict:
+def validate(model: type[S], data: dict[str, Any], origin: str, section: str = "") -> S:
     """Build ``model`` from ``data`` or raise a ConfigError naming ``origin`` and each bad key."""
     try:
         return model.model_validate(data)
     except ValidationError as error:
         raise ConfigError(format_validation_error(origin, error, section)) from None
+
+
+def load_config(path: str | Path | None, section: str, overrides: dict[str, Any] | None = None) -> Any:
+    """One section of a TOML file (``corpus``, ``preprocess``, ``model`` or ``evaluate``) with
+    ``overrides`` (say, options given on the command line) applied over the file's values.
+
+    Parameters
+    ----------
+    path : path or None
+        A TOML file; None for defaults and overrides only.
+    section : str
+        The section to read; its model is ``SECTIONS[section]``.
+    overrides : dict, optional
+        Values that replace the file's; None values are ignored (not given).
+
+    Returns
+    -------
+    CorpusConfig, PreprocessConfig, TrainConfig or EvaluateConfig
+
+    Examples
+    --------
+    >>> topics.load_config(None, "model", {"num_topics": 20}).num_topics
+    20
+    """
+    model = lookup(SECTIONS, "section", section)
+    origin = str(path) if path is not None else "command line"
+    data: dict[str, Any] = {}
+    if path is not None:
+        file_data = load_toml(Path(path))
+        unknown = sorted(set(file_data) - set(SECTIONS) - EXPERIMENT_KEYS)
+        if unknown:
+            raise ConfigError(f"{origin}: unknown section(s) {', '.join(unknown)}; use {', '.join(f'[{s}]' for s in SECTIONS)}")
+        section_data = file_data.get(section, {})
+        if not isinstance(section_data, dict):
+            raise ConfigError(f"{origin}: [{section}] must be a table, got {section_data!r}")
+        data.update(section_data)
+    data.update({key: value for key, value in (overrides or {}).items() if value is not None})
+    return validate(model, data, origin, section)
 
 
 # --- experiments ----------------------------------------------------------------------------------
@@ -196,9 +302,15 @@ class ExperimentConfig(Strict):
     name: str = Field(description="experiment name: the folder under the results folder")
     description: str = Field("", description="free text, copied into summary.md")
     seeds: list[Annotated[int, Field(ge=0)]] = Field(default_factory=lambda: [0], min_length=1, description="the seed axis")
-    metric: str | None = Field(None, description="metric that picks the best setting; default: the first of [evaluate] measures")
+    metric: str | None = Field(
+        None,
+        description="metric that picks the best setting; default: the first of [evaluate] measures",
+    )
     corpus: CorpusConfig
-    preprocess: dict[str, Any] = Field(default_factory=dict, description="PreprocessConfig options; a list is a grid axis")
+    preprocess: dict[str, Any] = Field(
+        default_factory=dict,
+        description="PreprocessConfig options; a list is a grid axis",
+    )
     model: dict[str, Any] = Field(default_factory=dict, description="TrainConfig options; a list is a grid axis")
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig, description="measures, top-n, reference corpus")
 
@@ -217,3 +329,14 @@ class ExperimentConfig(Strict):
         if len(set(value)) != len(value):
             raise ValueError("must list distinct seeds")
         return value
+
+
+#: the sections a TOML file may hold for single commands, and their models
+SECTIONS: dict[str, type[Strict]] = {
+    "corpus": CorpusConfig,
+    "preprocess": PreprocessConfig,
+    "model": TrainConfig,
+    "evaluate": EvaluateConfig,
+}
+#: top-level keys of an experiment file, allowed beside the sections when one file serves both
+EXPERIMENT_KEYS = frozenset({"name", "description", "seeds", "metric"})

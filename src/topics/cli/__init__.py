@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ..errors import TopicsError
+from topics.errors import TopicsError
 
 app = typer.Typer(
     name="topics",
@@ -28,6 +28,23 @@ console = Console()
 error_console = Console(stderr=True)
 
 
+#: settings named in library messages (in backticks) and the flags that set them on the command line
+SETTING_FLAGS = {
+    "`force`": "--force",
+    "`scheduler`": "--scheduler",
+    "`executor`": "--executor",
+    "`run_id`": "--run",
+    "`metric`": "--metric",
+}
+
+
+def as_flags(message: str) -> str:
+    """A library message in the command line's words: each setting it names becomes its flag."""
+    for setting, flag in SETTING_FLAGS.items():
+        message = message.replace(setting, flag)
+    return message
+
+
 def reported(command: Callable[..., Any]) -> Callable[..., Any]:
     """Turn a TopicsError into one message on stderr and exit code 2."""
 
@@ -37,19 +54,26 @@ def reported(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except TopicsError as error:
             # the message is plain text: "[model] num_topics ..." must not be read as rich markup
-            error_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+            error_console.print(
+                f"[bold red]error:[/] {escape(as_flags(str(error)))}",
+                highlight=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(2) from None
 
     return wrapper
 
 
 @app.callback()
-def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="log progress details")) -> None:
+def main(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="log progress details"),
+) -> None:
     # Without --verbose only errors are logged: commands print their own summary of warnings
     # (skipped documents, missing fields), and repeating them as log lines would be noise.
-    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.ERROR,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
 
 
-from . import pipeline  # noqa: E402,F401  (registers commands)
-from . import reading  # noqa: E402,F401  (registers commands)
-from . import experiment  # noqa: E402,F401  (registers commands)
+from topics.cli import experiment, pipeline, reading  # noqa: E402,F401  (registers the commands)

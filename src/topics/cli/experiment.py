@@ -6,19 +6,19 @@ import contextlib
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from . import app, console, reported
+from topics.cli import app, console, reported
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..experiment import ExperimentProgress
+    from topics.experiment.runner import ExperimentProgress
 
 
-class Format(str, Enum):
+class Format(str, Enum):  # noqa: UP042 (StrEnum would change str() of the members typer shows)
     table = "table"
     csv = "csv"
     markdown = "markdown"
@@ -27,7 +27,14 @@ class Format(str, Enum):
 @contextlib.contextmanager
 def _progress_display() -> Iterator:
     """A rich display of the runs: done, running and failed, elapsed time and ETA; yields the callback."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(
         TextColumn("{task.description:<10}"),
@@ -60,22 +67,49 @@ def _progress_display() -> Iterator:
 @reported
 def run_command(
     experiment: Annotated[Path, typer.Argument(help="experiment TOML file (see experiments/)")],
-    results: Annotated[Path, typer.Option("--results", help="results folder; the experiment goes into RESULTS/<name>")] = Path("results"),
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="runs trained at once (default: the cores)")] = None,
+    results: Annotated[
+        Path,
+        typer.Option("--results", help="results folder; the experiment goes into RESULTS/<name>"),
+    ] = Path("results"),
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="runs trained at once (default: the cores)"),
+    ] = None,
     executor: Annotated[str, typer.Option(help="local (joblib processes) or dask")] = "local",
-    scheduler: Annotated[Optional[str], typer.Option(help="address of a running Dask scheduler; with --executor dask and none, a LocalCluster starts")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="list the runs and what is already done; run nothing")] = False,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="address of a running Dask scheduler; with --executor dask and none, a LocalCluster starts"),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="list the runs and what is already done; run nothing"),
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="redo every run, complete ones too")] = False,
 ) -> None:
     """Run (or resume) every run of an experiment's grid, score them, and write runs.csv, plots and summary.md."""
-    from ..experiment import run_experiment
+    from topics.experiment.runner import run_experiment
 
     if dry_run:
-        result = run_experiment(experiment, results, jobs=jobs, executor=executor, scheduler=scheduler, dry_run=True)
+        result = run_experiment(
+            experiment,
+            results,
+            jobs=jobs,
+            executor=executor,
+            scheduler=scheduler,
+            dry_run=True,
+        )
         _print_plan(result)
         return
     with _progress_display() as update:
-        result = run_experiment(experiment, results, jobs=jobs, executor=executor, scheduler=scheduler, force=force, progress=update)
+        result = run_experiment(
+            experiment,
+            results,
+            jobs=jobs,
+            executor=executor,
+            scheduler=scheduler,
+            force=force,
+            progress=update,
+        )
     console.print(
         f"{result.config.name}: {len(result.plan)} runs; skipped {result.skipped} complete, "
         f"trained {result.trained} (redone failed: {result.redone_failed}), failed {result.failed} "
@@ -85,10 +119,9 @@ def run_command(
         if outcome.status != "complete":
             console.print(f"[red]failed[/] {outcome.run_id}: {outcome.error}", highlight=False)
     summary = result.path / "summary.md"
-    if summary.is_file():
-        verdict = next((line for line in summary.read_text(encoding="utf-8").splitlines() if line.startswith("best:")), "")
-        if verdict:
-            console.print(verdict, highlight=False)
+    if result.comparison is not None:
+        console.print(result.comparison.verdict(), highlight=False)
+        console.print(f"best run: {result.best_run_id} (the best seed of the best setting)", highlight=False)
     console.print(f"table: {result.path / 'runs.csv'}; summary: {summary}; plots: {result.path / 'plots'}")
 
 
@@ -109,7 +142,7 @@ def _print_plan(result) -> None:
 
 
 def _print_frame(frame: pd.DataFrame, output: Format, title: str | None = None) -> None:
-    from ..compare import format_number, to_markdown
+    from topics.experiment.statistics import format_number, to_markdown
 
     if output is Format.csv:
         console.out(frame.to_csv(index=False), end="", highlight=False)
@@ -120,7 +153,10 @@ def _print_frame(frame: pd.DataFrame, output: Format, title: str | None = None) 
 
         table = Table(title=title)
         for column in frame.columns:
-            table.add_column(str(column), justify="right" if frame[column].dtype.kind in "if" else "left")
+            table.add_column(
+                str(column),
+                justify="right" if frame[column].dtype.kind in "if" else "left",
+            )
         for row in frame.itertuples(index=False):
             table.add_row(*(format_number(value) for value in row))
         console.print(table)
@@ -128,39 +164,72 @@ def _print_frame(frame: pd.DataFrame, output: Format, title: str | None = None) 
 
 def _compact(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     """For the terminal: the metric as 'mean ± sd' and '[low, high]', other metrics' means shortened."""
-    from ..compare import format_number
+    from topics.experiment.statistics import format_number
 
-    compact = frame.drop(columns=[f"{metric}_mean", f"{metric}_std", f"{metric}_ci_low", f"{metric}_ci_high"])
+    compact = frame.drop(
+        columns=[
+            f"{metric}_mean",
+            f"{metric}_std",
+            f"{metric}_ci_low",
+            f"{metric}_ci_high",
+        ]
+    )
     position = list(compact.columns).index("seeds") + 1
-    compact.insert(position, f"{metric} mean ± sd", [
-        f"{format_number(m)} ± {format_number(s)}" for m, s in zip(frame[f"{metric}_mean"], frame[f"{metric}_std"])
-    ])
-    compact.insert(position + 1, "95% CI", [
-        f"[{format_number(lo)}, {format_number(hi)}]" for lo, hi in zip(frame[f"{metric}_ci_low"], frame[f"{metric}_ci_high"])
-    ])
+    compact.insert(
+        position,
+        f"{metric} mean ± sd",
+        [f"{format_number(m)} ± {format_number(s)}" for m, s in zip(frame[f"{metric}_mean"], frame[f"{metric}_std"])],
+    )
+    compact.insert(
+        position + 1,
+        "95% CI",
+        [f"[{format_number(lo)}, {format_number(hi)}]" for lo, hi in zip(frame[f"{metric}_ci_low"], frame[f"{metric}_ci_high"])],
+    )
     return compact.rename(columns={c: c.removesuffix("_mean") for c in compact.columns if c.endswith("_mean")})
 
 
 @app.command("compare")
 @reported
 def compare_command(
-    paths: Annotated[list[Path], typer.Argument(help="experiment results folders (results/<name>), or exactly two run folders")],
-    metric: Annotated[Optional[str], typer.Option(help="metric that orders the settings (default: the first recorded)")] = None,
-    by: Annotated[Optional[list[str]], typer.Option("--by", help="group by this parameter; repeat for several (default: every grid parameter)")] = None,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="experiment results folders (results/<name>), or exactly two run folders"),
+    ],
+    metric: Annotated[
+        str | None,
+        typer.Option(help="metric that orders the settings (default: the first recorded)"),
+    ] = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by",
+            help="group by this parameter; repeat for several (default: every grid parameter)",
+        ),
+    ] = None,
     output: Annotated[Format, typer.Option("--format", help="table, csv or markdown")] = Format.table,
     topn: Annotated[int, typer.Option(help="top words shown per topic (comparing two runs)")] = 10,
 ) -> None:
     """Compare experiments' settings over seeds (mean, sd, 95% CI, test of the best), or two runs' topics."""
-    from ..compare import compare_experiments, compare_runs
-    from ..errors import RunError
+    from topics.errors import RunError
+    from topics.reading.compare import compare_experiments, compare_runs
+    from topics.runs import is_run_folder
 
-    are_runs = [(path / "manifest.json").is_file() for path in paths]
+    are_runs = [is_run_folder(path) for path in paths]
     if any(are_runs):
         if not all(are_runs) or len(paths) != 2:
-            raise RunError("compare takes experiment results folders, or exactly two run folders; got " + ", ".join(map(str, paths)))
+            raise RunError(
+                "compare takes experiment results folders, or exactly two run folders; got " + ", ".join(map(str, paths))
+            )
         match = compare_runs(paths[0], paths[1], topn=topn)
-        _print_frame(match.matched, output, title=f"{paths[0].name} vs {paths[1].name}: topics matched one to one")
-        for name, unmatched in ((paths[0].name, match.unmatched_a), (paths[1].name, match.unmatched_b)):
+        _print_frame(
+            match.matched,
+            output,
+            title=f"{paths[0].name} vs {paths[1].name}: topics matched one to one",
+        )
+        for name, unmatched in (
+            (paths[0].name, match.unmatched_a),
+            (paths[1].name, match.unmatched_b),
+        ):
             if len(unmatched):
                 _print_frame(unmatched, output, title=f"unmatched topics of {name}")
         return

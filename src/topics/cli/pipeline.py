@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated
 
 import typer
 
-from . import app, console, reported
-from .render import progress_bar, topics_table
+from topics.cli import app, console, reported
+from topics.cli.render import progress_bar, topics_table
 
 SourceArg = Annotated[str, typer.Argument(help="corpus folder or file, or sample:lee")]
 RunDirArg = Annotated[Path, typer.Argument(help="a run folder written by `topics train` or `topics run`")]
-
-
-def _overrides(**options: Any) -> dict[str, Any]:
-    """CLI options the user actually gave (None means 'not given')."""
-    return {key: value for key, value in options.items() if value is not None}
 
 
 @app.command()
@@ -24,56 +19,99 @@ def _overrides(**options: Any) -> dict[str, Any]:
 def preprocess(
     source: SourceArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for the prepared corpus")],
-    format: Annotated[Optional[str], typer.Option("--format", "-f", help="articles, text, lines, jsonl, csv, octis; detected when omitted")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with [corpus] and [preprocess] sections")] = None,
-    no_below: Annotated[Optional[int], typer.Option(help="keep words in at least this many documents")] = None,
-    no_above: Annotated[Optional[float], typer.Option(help="keep words in at most this share of documents")] = None,
-    keep_n: Annotated[Optional[int], typer.Option(help="keep at most this many words")] = None,
-    stopwords: Annotated[Optional[list[str]], typer.Option("--stopwords", help="'english', 'russian' or a file with one word a line; repeat for several")] = None,
-    lemmatize: Annotated[Optional[bool], typer.Option("--lemmatize/--no-lemmatize", help="lemmatise with simplemma")] = None,
-    language: Annotated[Optional[str], typer.Option(help="simplemma language code(s), e.g. en or en,ru")] = None,
-    phrases: Annotated[Optional[str], typer.Option(help="collocations: none, bigrams, trigrams")] = None,
-    min_token_length: Annotated[Optional[int], typer.Option(help="shortest token kept")] = None,
-    heldout: Annotated[Optional[float], typer.Option(help="share of documents held out for perplexity")] = None,
-    split_seed: Annotated[Optional[int], typer.Option(help="seed of the held-out split")] = None,
-    text_field: Annotated[Optional[str], typer.Option(help="JSONL/CSV text field")] = None,
-    id_field: Annotated[Optional[str], typer.Option(help="JSONL/CSV id field")] = None,
-    title_field: Annotated[Optional[str], typer.Option(help="JSONL/CSV title field")] = None,
-    date_field: Annotated[Optional[str], typer.Option(help="JSONL/CSV date field")] = None,
-    label_field: Annotated[Optional[str], typer.Option(help="JSONL/CSV label field")] = None,
-    processes: Annotated[Optional[int], typer.Option(help="tokenising processes; default: all cores")] = None,
-    force: Annotated[bool, typer.Option(help="replace an existing prepared corpus of other inputs or settings")] = False,
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="articles, text, lines, jsonl, csv, octis; detected when omitted",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="TOML file with [corpus] and [preprocess] sections"),
+    ] = None,
+    no_below: Annotated[int | None, typer.Option(help="keep words in at least this many documents")] = None,
+    no_above: Annotated[
+        float | None,
+        typer.Option(help="keep words in at most this share of documents"),
+    ] = None,
+    keep_n: Annotated[int | None, typer.Option(help="keep at most this many words")] = None,
+    stopwords: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--stopwords",
+            help="'english', 'russian' or a file with one word a line; repeat for several",
+        ),
+    ] = None,
+    lemmatize: Annotated[
+        bool | None,
+        typer.Option("--lemmatize/--no-lemmatize", help="lemmatise with simplemma"),
+    ] = None,
+    language: Annotated[str | None, typer.Option(help="simplemma language code(s), e.g. en or en,ru")] = None,
+    phrases: Annotated[str | None, typer.Option(help="collocations: none, bigrams, trigrams")] = None,
+    min_token_length: Annotated[int | None, typer.Option(help="shortest token kept")] = None,
+    heldout: Annotated[float | None, typer.Option(help="share of documents held out for perplexity")] = None,
+    split_seed: Annotated[int | None, typer.Option(help="seed of the held-out split")] = None,
+    text_field: Annotated[str | None, typer.Option(help="JSONL/CSV text field")] = None,
+    id_field: Annotated[str | None, typer.Option(help="JSONL/CSV id field")] = None,
+    title_field: Annotated[str | None, typer.Option(help="JSONL/CSV title field")] = None,
+    date_field: Annotated[str | None, typer.Option(help="JSONL/CSV date field")] = None,
+    label_field: Annotated[str | None, typer.Option(help="JSONL/CSV label field")] = None,
+    processes: Annotated[int | None, typer.Option(help="tokenising processes; default: all cores")] = None,
+    force: Annotated[
+        bool,
+        typer.Option(help="replace an existing prepared corpus of other inputs or settings"),
+    ] = False,
 ) -> None:
     """Read a corpus, clean and tokenise it, and save a prepared corpus folder."""
-    from ..config import CorpusConfig, PreprocessConfig, load_toml, validate
-    from ..corpus import Corpus
-    from ..preprocess import preprocess as run_preprocess
+    from topics.config import load_config
+    from topics.corpus.stream import Corpus
+    from topics.preprocessing.prepare import preprocess as run_preprocess
 
-    file_data = load_toml(config) if config else {}
-    origin = str(config) if config else "command line"
-    unknown = set(file_data) - {"corpus", "preprocess"}
-    if unknown:
-        from ..errors import ConfigError
-
-        raise ConfigError(f"{origin}: unknown section(s) {', '.join(sorted(unknown))}; use [corpus] and [preprocess]")
-    corpus_data = {**file_data.get("corpus", {}), "source": source}
-    corpus_data.update(
-        _overrides(format=format, text_field=text_field, id_field=id_field, title_field=title_field, date_field=date_field, label_field=label_field)
+    corpus_config = load_config(
+        config,
+        "corpus",
+        dict(
+            source=source,
+            format=format,
+            text_field=text_field,
+            id_field=id_field,
+            title_field=title_field,
+            date_field=date_field,
+            label_field=label_field,
+        ),
     )
-    preprocess_data = {**file_data.get("preprocess", {})}
-    preprocess_data.update(
-        _overrides(
-            no_below=no_below, no_above=no_above, keep_n=keep_n, stopwords=stopwords, lemmatize=lemmatize, language=language,
-            phrases=phrases, min_token_length=min_token_length, heldout=heldout, split_seed=split_seed,
-        )
+    preprocess_config = load_config(
+        config,
+        "preprocess",
+        dict(
+            no_below=no_below,
+            no_above=no_above,
+            keep_n=keep_n,
+            stopwords=stopwords,
+            lemmatize=lemmatize,
+            language=language,
+            phrases=phrases,
+            min_token_length=min_token_length,
+            heldout=heldout,
+            split_seed=split_seed,
+        ),
     )
-    corpus_config = validate(CorpusConfig, corpus_data, origin, "corpus")
-    preprocess_config = validate(PreprocessConfig, preprocess_data, origin, "preprocess")
     corpus = Corpus(corpus_config)
     with progress_bar("tokenising", unit="documents") as advance:
-        prepared = run_preprocess(corpus, preprocess_config, out, processes=processes, progress=advance, force=force)
+        prepared = run_preprocess(
+            corpus,
+            preprocess_config,
+            out,
+            processes=processes,
+            progress=advance,
+            force=force,
+        )
     if prepared.reused:
-        console.print(f"[green]reused[/] {out}: same inputs and settings were prepared before (fingerprint {prepared.fingerprint[:12]})")
+        console.print(
+            f"[green]reused[/] {out}: same inputs and settings were prepared before (fingerprint {prepared.fingerprint[:12]})"
+        )
     report = prepared.report
     skipped = report.get("skipped", [])
     console.print(
@@ -90,29 +128,41 @@ def preprocess(
 def train(
     prepared_dir: Annotated[Path, typer.Argument(help="prepared corpus folder from `topics preprocess`")],
     out: Annotated[Path, typer.Option("--out", "-o", help="run folder to create")],
-    num_topics: Annotated[int, typer.Option("--num-topics", "-k", help="number of topics")] = 10,
+    num_topics: Annotated[int | None, typer.Option("--num-topics", "-k", help="number of topics (default 10)")] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
-    engine: Annotated[Optional[str], typer.Option(help="gensim (default), sklearn or tomotopy")] = None,
-    passes: Annotated[Optional[int], typer.Option(help="passes over the corpus")] = None,
-    iterations: Annotated[Optional[int], typer.Option(help="inference iterations")] = None,
-    alpha: Annotated[Optional[str], typer.Option(help="document-topic prior: a number, symmetric, asymmetric or auto")] = None,
-    eta: Annotated[Optional[str], typer.Option(help="topic-word prior: a number, symmetric or auto")] = None,
-    chunksize: Annotated[Optional[int], typer.Option(help="documents per update; default the whole corpus")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="worker processes for one model (>1 is not reproducible)")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with a [model] section")] = None,
+    engine: Annotated[str | None, typer.Option(help="gensim (default), sklearn or tomotopy")] = None,
+    passes: Annotated[int | None, typer.Option(help="passes over the corpus")] = None,
+    iterations: Annotated[int | None, typer.Option(help="inference iterations")] = None,
+    alpha: Annotated[
+        str | None,
+        typer.Option(help="document-topic prior: a number, symmetric, asymmetric or auto"),
+    ] = None,
+    eta: Annotated[
+        str | None,
+        typer.Option(help="topic-word prior: a number, symmetric or auto"),
+    ] = None,
+    chunksize: Annotated[
+        int | None,
+        typer.Option(help="documents per update; default the whole corpus"),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="worker processes for one model (>1 is not reproducible)"),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="TOML file with a [model] section"),
+    ] = None,
     force: Annotated[bool, typer.Option(help="replace an existing run folder")] = False,
 ) -> None:
     """Fit an LDA model on a prepared corpus and write a run folder."""
-    from ..config import TrainConfig, load_toml, validate
-    from ..preprocess import PreparedCorpus
-    from ..runs import create_run
+    from topics.config import load_config
+    from topics.preprocessing.prepared import PreparedCorpus
+    from topics.runs.run import create_run
 
-    file_data = load_toml(config).get("model", {}) if config else {}
-    data = {**file_data, "num_topics": num_topics}
-    data.update(
-        _overrides(engine=engine, passes=passes, iterations=iterations, alpha=_prior(alpha), eta=_prior(eta), chunksize=chunksize, workers=workers)
-    )
-    train_config = validate(TrainConfig, data, str(config) if config else "command line", "model")
+    overrides = dict(engine=engine, passes=passes, iterations=iterations, alpha=_prior(alpha), eta=_prior(eta))
+    overrides.update(chunksize=chunksize, workers=workers, num_topics=num_topics)
+    train_config = load_config(config, "model", overrides)
     prepared = PreparedCorpus.load(prepared_dir)
     with console.status(f"training {train_config.engine} LDA, K={train_config.num_topics}, seed {seed}"):
         run = create_run(prepared, train_config, seed, out, force=force)
@@ -134,27 +184,40 @@ def _prior(value: str | None) -> float | str | None:
 @reported
 def evaluate(
     run_dir: RunDirArg,
-    measure: Annotated[Optional[list[str]], typer.Option("--measure", "-m", help="measure to compute; repeat for several (default: c_npmi, u_mass)")] = None,
+    measure: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--measure",
+            "-m",
+            help="measure to compute; repeat for several (default: c_npmi, u_mass)",
+        ),
+    ] = None,
     topn: Annotated[int, typer.Option(help="top words per topic")] = 10,
-    reference: Annotated[Optional[Path], typer.Option(help="prepared corpus to score against (default: the run's own)")] = None,
-    window: Annotated[Optional[int], typer.Option(help="sliding window size (default per measure)")] = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option(help="prepared corpus to score against (default: the run's own)"),
+    ] = None,
+    window: Annotated[int | None, typer.Option(help="sliding window size (default per measure)")] = None,
     counting: Annotated[str, typer.Option(help="sliding-window counting: gensim or boolean")] = "gensim",
     ranking: Annotated[str, typer.Option(help="top-word ranking: probability or relevance")] = "probability",
-    relevance_lambda: Annotated[float, typer.Option(help="λ of relevance ranking (Sievert and Shirley 2014): 1 is probability")] = 0.6,
+    relevance_lambda: Annotated[
+        float,
+        typer.Option(help="λ of relevance ranking (Sievert and Shirley 2014): 1 is probability"),
+    ] = 0.6,
 ) -> None:
     """Score a run's topics and write metrics.json and topic_metrics.csv into the run folder."""
-    from ..config import EvaluateConfig, validate
-    from ..evaluate import check_measures, evaluate as run_evaluate, write_evaluation
-    from ..preprocess import PreparedCorpus
-    from ..runs import load_run
+    from topics.config import load_config
+    from topics.evaluation.scoring import check_measures
+    from topics.evaluation.scoring import evaluate as run_evaluate
+    from topics.preprocessing.prepared import PreparedCorpus
+    from topics.runs.run import load_run, write_evaluation
 
-    data: dict[str, Any] = dict(topn=topn, counting=counting, ranking=ranking, relevance_lambda=relevance_lambda)
     if measure:
         check_measures(measure)
-        data["measures"] = measure
-    if window is not None:
-        data["window"] = window
-    evaluate_config = validate(EvaluateConfig, data, "command line")
+    overrides = dict(
+        topn=topn, counting=counting, ranking=ranking, relevance_lambda=relevance_lambda, window=window, measures=measure
+    )
+    evaluate_config = load_config(None, "evaluate", overrides)
     run = load_run(run_dir)
     reference_corpus = PreparedCorpus.load(reference) if reference else None
     with console.status("scoring topics"):

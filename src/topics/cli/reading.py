@@ -2,73 +2,80 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from . import app, console, reported
-from .render import topics_table
+from topics.cli import app, console, reported
+from topics.cli.render import topics_table
 
 RunDirArg = Annotated[Path, typer.Argument(help="a run folder written by `topics train` or `topics run`")]
 PeriodOption = Annotated[str, typer.Option("--period", "-p", help="week, month or year")]
-
-
-def _topic_metrics(run_dir: Path, num_topics: int):
-    """Per-topic scores of ``topic_metrics.csv`` (written by `topics evaluate`), as arrays."""
-    import numpy as np
-
-    path = run_dir / "topic_metrics.csv"
-    if not path.is_file():
-        return {}
-    with path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if len(rows) != num_topics:
-        return {}
-    measures = [key for key in rows[0] if key != "topic"] if rows else []
-    return {m: np.array([float(row[m] or "nan") for row in rows]) for m in measures}
 
 
 @app.command()
 @reported
 def show(
     run_dir: RunDirArg,
-    topic: Annotated[Optional[int], typer.Option("--topic", "-t", help="show one topic: its words and most representative documents")] = None,
+    topic: Annotated[
+        int | None,
+        typer.Option(
+            "--topic",
+            "-t",
+            help="show one topic: its words and most representative documents",
+        ),
+    ] = None,
     words: Annotated[int, typer.Option("--words", "-w", min=1, help="top words per topic")] = 15,
-    docs: Annotated[int, typer.Option("--docs", "-d", min=0, help="representative documents shown with --topic")] = 5,
+    docs: Annotated[
+        int,
+        typer.Option("--docs", "-d", min=0, help="representative documents shown with --topic"),
+    ] = 5,
 ) -> None:
     """A run's topics: label, top words with weights, coherence and share of the corpus.
 
     Given an experiment folder, shows its best run (by the experiment's metric)."""
     from rich.table import Table
 
-    from ..inference import check_topic, representative_documents
-    from ..labels import topic_labels
-    from ..report import choose_run, experiment_runs, is_run_folder
-    from ..runs import load_run
+    from topics.reading.documents import check_topic, representative_documents
+    from topics.reading.labels import topic_labels
+    from topics.reading.report import run_of
 
-    if not is_run_folder(run_dir) and (run_dir / "runs.csv").is_file():
-        run_id, why = choose_run(run_dir, experiment_runs(run_dir), None, None)
-        console.print(f"{run_dir}: showing {why}: {run_id}", highlight=False)
-        run_dir = run_dir / "runs" / run_id
-    run = load_run(run_dir)
+    run, why = run_of(run_dir)
+    if why is not None:
+        console.print(f"{run_dir}: showing run {run.id}, {why}", highlight=False)
     model = run.model
     labels = topic_labels(model, run.path)
-    metrics = _topic_metrics(run.path, model.num_topics)
+    metrics = run.topic_metrics
     if topic is None:
-        console.print(topics_table(model, words=words, topic_metrics=metrics, labels=labels, weights=True, title=f"{run_dir}  (K={model.num_topics})"))
+        console.print(
+            topics_table(
+                model,
+                words=words,
+                topic_metrics=metrics,
+                labels=labels,
+                weights=True,
+                title=f"{run.path}  (K={model.num_topics})",
+            )
+        )
         return
     check_topic(run, topic)
     share = model.doc_topics[:, topic].mean() if len(model.doc_topics) else 0.0
     scores = "  ".join(f"{m} {values[topic]:.3f}" for m, values in metrics.items())
-    console.print(f"[bold]topic {topic}[/]: {labels[topic]}   share {share:.1%}   {scores}", highlight=False)
+    console.print(
+        f"[bold]topic {topic}[/]: {labels[topic]}   share {share:.1%}   {scores}",
+        highlight=False,
+    )
     word_table = Table(title="top words")
     word_table.add_column("rank", justify="right")
     word_table.add_column("word")
     word_table.add_column("weight", justify="right")
     for rank, word_id in enumerate(model.top_word_ids(words)[topic], start=1):
-        word_table.add_row(str(rank), model.vocabulary[word_id], f"{model.topic_word[topic, word_id]:.4f}")
+        word_table.add_row(
+            str(rank),
+            model.vocabulary[word_id],
+            f"{model.topic_word[topic, word_id]:.4f}",
+        )
     console.print(word_table)
     if docs:
         documents = representative_documents(run, topic, docs)
@@ -77,7 +84,7 @@ def show(
             if column == "id" or documents[column].astype(bool).any():
                 doc_table.add_column(column, overflow="fold")
         doc_table.add_column("weight", justify="right")
-        shown = [c.header for c in doc_table.columns][:-1]
+        shown = [str(c.header) for c in doc_table.columns][:-1]
         for row in documents.itertuples(index=False):
             doc_table.add_row(*(str(getattr(row, c)) for c in shown), f"{row.weight:.3f}")
         console.print(doc_table)
@@ -87,13 +94,15 @@ def show(
 @reported
 def trends(run_dir: RunDirArg, period: PeriodOption = "month") -> None:
     """Topic prevalence per period (mean topic share of the documents dated in it): trends.csv and trends.png."""
-    from ..runs import load_run
-    from ..trends import TRENDS_CSV, TRENDS_PNG, check_period, write_trends
+    from topics.reading.trends import TRENDS_CSV, TRENDS_PNG, check_period, write_trends
+    from topics.runs.run import load_run
 
     check_period(period)
     result = write_trends(load_run(run_dir), period)
     periods = len(result.prevalence)
-    console.print(f"{periods} {period}(s), {int(result.documents.sum())} dated documents -> {run_dir / TRENDS_CSV}, {run_dir / TRENDS_PNG}")
+    console.print(
+        f"{periods} {period}(s), {int(result.documents.sum())} dated documents -> {run_dir / TRENDS_CSV}, {run_dir / TRENDS_PNG}"
+    )
     if result.undated:
         console.print(f"[yellow]note:[/] {result.note}")
 
@@ -103,20 +112,34 @@ def trends(run_dir: RunDirArg, period: PeriodOption = "month") -> None:
 def infer(
     run_dir: RunDirArg,
     source: Annotated[str, typer.Argument(help="new documents: a corpus folder or file")],
-    format: Annotated[Optional[str], typer.Option("--format", "-f", help="articles, text, lines, jsonl, csv; detected when omitted")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="CSV file for the topic distributions; printed when omitted")] = None,
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="articles, text, lines, jsonl, csv; detected when omitted",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="CSV file for the topic distributions; printed when omitted",
+        ),
+    ] = None,
 ) -> None:
     """Topic distributions of new documents, through exactly the run corpus's preprocessing."""
-    from ..inference import infer_source
-    from ..labels import topic_labels
-    from ..outputs import write_file
-    from ..runs import load_run
+    from topics._files import atomic_write
+    from topics.reading.documents import infer_source
+    from topics.reading.labels import topic_labels
+    from topics.runs.run import load_run
 
     run = load_run(run_dir)
     table = infer_source(run, source, format)
     empty = table[table["note"] != ""]
     if out is not None:
-        write_file(out, table.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+        atomic_write(out, table.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
         console.print(f"{len(table)} document(s) -> {out}")
         for row in empty.itertuples(index=False):
             console.print(f"[yellow]note:[/] {row.id}: {row.note}", highlight=False)
@@ -133,25 +156,56 @@ def infer(
                 shown.add_row(row["id"], f"[yellow]{row['note']}[/]")
                 continue
             shares = row[topic_columns].astype(float).sort_values(ascending=False).head(3)
-            shown.add_row(row["id"], "; ".join(f"{c.removeprefix('topic_')} {labels[int(c.removeprefix('topic_'))]} {v:.0%}" for c, v in shares.items()))
+            shown.add_row(
+                row["id"],
+                "; ".join(
+                    f"{c.removeprefix('topic_')} {labels[int(c.removeprefix('topic_'))]} {v:.0%}" for c, v in shares.items()
+                ),
+            )
         console.print(shown)
 
 
 @app.command()
 @reported
 def report(
-    folder: Annotated[Path, typer.Argument(help="an experiment folder (results/<experiment>) or a run folder")],
-    run: Annotated[Optional[str], typer.Option("--run", help="for an experiment: the run id to detail (default: the best run)")] = None,
-    metric: Annotated[Optional[str], typer.Option("--metric", help="for an experiment: the column of runs.csv that picks the best run (default: the first coherence column)")] = None,
+    folder: Annotated[
+        Path,
+        typer.Argument(help="an experiment folder (results/<experiment>) or a run folder"),
+    ],
+    run: Annotated[
+        str | None,
+        typer.Option(
+            "--run",
+            help="for an experiment: the run id to detail (default: the best run)",
+        ),
+    ] = None,
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--metric",
+            help="for an experiment: the column of runs.csv that picks the best run (default: the first coherence column)",
+        ),
+    ] = None,
     period: PeriodOption = "month",
     words: Annotated[int, typer.Option("--words", "-w", min=1, help="top words per topic")] = 10,
-    docs: Annotated[int, typer.Option("--docs", "-d", min=0, help="representative documents per topic")] = 5,
-    ldavis: Annotated[bool, typer.Option("--ldavis", help="for a run: also write ldavis.html, an offline pyLDAvis page")] = False,
+    docs: Annotated[
+        int,
+        typer.Option("--docs", "-d", min=0, help="representative documents per topic"),
+    ] = 5,
+    ldavis: Annotated[
+        bool,
+        typer.Option(
+            "--ldavis",
+            help="for a run: also write ldavis.html, an offline pyLDAvis page",
+        ),
+    ] = False,
 ) -> None:
     """A self-contained HTML report (report.html) that opens offline in a browser."""
-    from ..errors import RunError
-    from ..report import is_run_folder, write_ldavis, write_report
-    from ..trends import check_period
+    from topics.errors import RunError
+    from topics.reading.ldavis import write_ldavis
+    from topics.reading.report import write_report
+    from topics.reading.trends import check_period
+    from topics.runs.folder import is_run_folder
 
     check_period(period)
     if ldavis and not is_run_folder(folder):

@@ -7,11 +7,17 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from ..model import TopicModel
+    from topics.training.model import TopicModel
 
 
 def topics_table(
@@ -31,7 +37,8 @@ def topics_table(
         table.add_column("label")
     table.add_column("top words")
     table.add_column("share", justify="right")
-    measures = list(topic_metrics or {})
+    metrics = topic_metrics or {}
+    measures = list(metrics)
     for measure in measures:
         table.add_column(measure, justify="right")
     share = model.doc_topics.mean(axis=0) if len(model.doc_topics) else np.zeros(model.num_topics)
@@ -44,7 +51,7 @@ def topics_table(
         else:
             top = [model.vocabulary[i] for i in ids]
         row += [" ".join(top), f"{share[k]:.1%}"]
-        row += [f"{topic_metrics[m][k]:.3f}" for m in measures]
+        row += [f"{metrics[m][k]:.3f}" for m in measures]
         table.add_row(*row)
     return table
 

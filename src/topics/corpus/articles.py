@@ -1,0 +1,147 @@
+"""The news-article format: a ``# Title`` line, a date line, the body, ``Original url:`` and the link."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Iterable
+
+from topics.corpus.decoding import (
+    normalize_newlines,
+)
+from topics.corpus.documents import Document
+
+log = logging.getLogger(__name__)
+
+_URL_MARK = re.compile(r"\s*original url:\s*(?P<rest>.*)", re.IGNORECASE)
+_URL = re.compile(r"<\s*(?P<bracketed>[^<>\s]+)\s*>|(?P<bare>[a-z][a-z0-9+.-]*://\S+)", re.IGNORECASE)
+
+
+def _paragraphs(lines: Iterable[str]) -> str:
+    """Lines to text: each line stripped, runs of blank lines collapsed to one blank line."""
+    text = "\n".join(line.strip() for line in lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def parse_article(text: str, doc_id: str, source: str) -> tuple[Document, list[str]]:
+    """One article (``# Title``, a date line, body paragraphs, ``Original url:`` and ``<URL>``) to a Document.
+
+    Title, date and url go to the Document's fields, the body to its text. A missing part leaves
+    its field empty and adds a warning (``missing title``, ``missing date``, ``missing url``); text
+    after the url is kept in the body (``text after url``). Never raises.
+    """
+    lines = normalize_newlines(text).split("\n")
+    warnings: list[str] = []
+    position = 0
+
+    def skip_blank() -> None:
+        nonlocal position
+        while position < len(lines) and not lines[position].strip():
+            position += 1
+
+    skip_blank()
+    title = ""
+    if position < len(lines) and lines[position].lstrip().startswith("# "):
+        title = lines[position].strip()[2:].strip()
+        position += 1
+        skip_blank()
+    if not title:
+        warnings.append("missing title")
+    date = parse_date(lines[position]) if position < len(lines) else None
+    if date is None:
+        warnings.append("missing date")
+    else:
+        position += 1
+
+    # The last "Original url:" line ends the body, so a body quoting those words is kept whole.
+    mark = next(
+        (i for i in range(len(lines) - 1, position - 1, -1) if _URL_MARK.fullmatch(lines[i])),
+        None,
+    )
+    body, tail = (lines[position:], []) if mark is None else (lines[position:mark], lines[mark + 1 :])
+    url = ""
+    if mark is not None:
+        mark_match = _URL_MARK.fullmatch(lines[mark])
+        assert mark_match is not None  # mark was found by this very fullmatch
+        tail = [mark_match["rest"], *tail]
+        first = next((i for i, line in enumerate(tail) if line.strip()), None)
+        match = _URL.fullmatch(tail[first].strip()) if first is not None else None
+        if match:
+            assert first is not None  # match is None when first is
+            url = match["bracketed"] or match["bare"]
+            del tail[first]
+    if not url:
+        warnings.append("missing url")
+    extra = _paragraphs(tail)
+    if extra:
+        warnings.append("text after url")
+    document = Document(
+        id=doc_id,
+        text=_paragraphs([*body, "", extra]),
+        title=title,
+        date=date,
+        url=url,
+        source=source,
+    )
+    return document, warnings
+
+
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
+_YEAR = r"(?P<year>\d{4})"
+_WEEKDAY = r"(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?:day|nesday|rsday|urday|sday)?\.?,?\s+)?"
+_TIME = (
+    r"(?:(?:\s*,|\s+at|\s*-|\s*\||\s*T|\s)\s*\d{1,2}[:.]\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[ap]\.?m\.?)?)?"
+    r"\s*(?:z|utc|gmt|[a-z]{2,4}t|[+-]\d{2}:?\d{2})?(?:\s*\(?(?:utc|gmt)?\s*[+-]\d{1,2}(?::?\d{2})?\)?)?"
+)
+_DATE_PATTERNS = [
+    re.compile(r"\s*" + _WEEKDAY + date + _TIME + r"\s*", re.IGNORECASE)
+    for date in (
+        rf"{_YEAR}-(?P<nmonth>\d{{1,2}})-{_DAY}",
+        rf"{_YEAR}/(?P<nmonth>\d{{1,2}})/{_DAY}",
+        rf"{_DAY}\.(?P<nmonth>\d{{1,2}})\.{_YEAR}",
+        rf"{_MONTH}\s+{_DAY},?\s+{_YEAR}",
+        rf"{_DAY}\s+{_MONTH},?\s+{_YEAR}",
+    )
+]
+
+
+def parse_date(text: str) -> dt.date | None:
+    """The date a whole line states (``May 19, 2014``, ``2014-05-19``, ``Monday, 19 May 2014 10:30 GMT``...), else None.
+
+    Deliberately strict: the line must be a date and nothing else, so a body sentence that merely
+    mentions a year is never taken for the date line.
+    """
+    for pattern in _DATE_PATTERNS:
+        match = pattern.fullmatch(text)
+        if match is None:
+            continue
+        parts = match.groupdict()
+        month = int(parts["nmonth"]) if parts.get("nmonth") else _MONTHS[parts["month"].lower()]
+        try:
+            return dt.date(int(parts["year"]), month, int(parts["day"]))
+        except ValueError:
+            return None
+    return None

@@ -1,0 +1,165 @@
+"""Reading corpora: documents streamed one at a time from disk, whatever the format.
+
+A ``Corpus`` is re-iterable: each iteration reads from disk again, and records what it skipped
+(and why) in ``corpus.report``. Readers live in the ``READERS`` table, keyed by format name;
+each takes ``(path, config, warnings)`` and yields ``Document`` or ``Skipped`` items.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from topics.config import CorpusConfig, validate
+from topics.corpus.articles import parse_date
+from topics.corpus.decoding import (
+    iter_files,
+)
+from topics.corpus.documents import CorpusReport, Document, Skipped
+from topics.corpus.readers import FILE_FORMATS, FOLDER_FORMATS, READERS, sample_path
+from topics.errors import ConfigError, CorpusError, unknown_name
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- detection and the Corpus
+
+
+def _looks_like_article(file: Path) -> bool:
+    """Whether a file starts with ``# Title`` and then has a date line or ends with ``Original url:``."""
+    try:
+        with file.open("rb") as handle:
+            head = handle.read(4096)
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - 4096))
+            tail = handle.read()
+    except OSError:
+        return False  # reading it again will skip it with the reason
+    lines = [line.strip() for line in head.decode("utf-8", errors="replace").splitlines() if line.strip()]
+    if not lines or not lines[0].startswith("# "):
+        return False
+    return (len(lines) > 1 and parse_date(lines[1]) is not None) or b"original url:" in tail.lower()
+
+
+def detect_format(path: str | Path) -> str:
+    """The format of a source: ``sample:NAME`` → sample; a folder with ``corpus.tsv`` and ``vocabulary.txt``
+    → octis; a folder whose first ``.txt`` file looks like an article → articles; another folder → text;
+    ``.jsonl`` → jsonl; ``.csv`` → csv; another file → lines. Reads at most the head and tail of one file.
+    """
+    if str(path).startswith("sample:"):
+        return "sample"
+    path = Path(path)
+    if path.is_dir():
+        if (path / "corpus.tsv").is_file() and (path / "vocabulary.txt").is_file():
+            return "octis"
+        first = next(iter_files(path, ".txt"), None)
+        return "articles" if first is not None and _looks_like_article(first) else "text"
+    suffix = path.suffix.lower()
+    return {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}.get(suffix, "lines")
+
+
+class Corpus:
+    """A re-iterable stream of Documents read from ``config.source``.
+
+    Each iteration reads from disk again and refills ``report`` (a CorpusReport). Construction only
+    checks that the source exists and resolves ``format``.
+    """
+
+    def __init__(self, config: CorpusConfig) -> None:
+        self.config = config
+        source = config.source
+        if source.startswith("sample:"):
+            self.path = sample_path(source.removeprefix("sample:"))
+        else:
+            self.path = Path(source).expanduser()
+            if not self.path.exists():
+                raise CorpusError(f"{source}: no such file or folder; give a corpus folder or file, or sample:lee")
+        if config.format is not None and config.format not in READERS:
+            raise ConfigError(unknown_name("corpus format", config.format, list(READERS)))
+        self.format: str = config.format or detect_format(source)
+        if self.format == "sample" and not source.startswith("sample:"):
+            raise CorpusError(f"{source}: format 'sample' needs a source like sample:lee")
+        if self.format in FOLDER_FORMATS and not self.path.is_dir():
+            raise CorpusError(
+                f"{source}: format {self.format!r} reads a folder, but this is a file; set format to one of {', '.join(FILE_FORMATS)}"
+            )
+        if self.format in FILE_FORMATS + ("sample",) and not self.path.is_file():
+            raise CorpusError(
+                f"{source}: format {self.format!r} reads a file, but this is a folder; set format to one of {', '.join(FOLDER_FORMATS)}"
+            )
+        if self.format == "octis" and not (self.path / "corpus.tsv").is_file():
+            raise CorpusError(f"{source}: no corpus.tsv; an OCTIS folder holds corpus.tsv and vocabulary.txt")
+        self.report = CorpusReport()
+
+    def __repr__(self) -> str:
+        return f"Corpus({self.config.source!r}, format={self.format!r})"
+
+    def __iter__(self) -> Iterator[Document]:
+        report = self.report = CorpusReport()
+        seen_texts: set[bytes] = set()
+        for item in READERS[self.format](self.path, self.config, report.warnings):
+            if isinstance(item, Skipped):
+                log.warning("%s: %s; skipped", item.source, item.reason)
+                report.skipped.append(item)
+                continue
+            # Repeated texts that differ in other fields (an article at two urls, a repeated line of
+            # a benchmark corpus) are kept, but counted.
+            digest = hashlib.blake2b(item.text.encode("utf-8"), digest_size=16).digest()
+            if digest in seen_texts:
+                report.warnings["same text as an earlier document"] += 1
+            seen_texts.add(digest)
+            report.documents_read += 1
+            yield item
+        for warning, count in sorted(report.warnings.items()):
+            log.warning("%s: %s: %d documents", self.config.source, warning, count)
+        log.info(
+            "%s: %d documents read, %d skipped",
+            self.config.source,
+            report.documents_read,
+            len(report.skipped),
+        )
+
+    def input_files(self) -> Iterator[tuple[str, Path]]:
+        """The files this corpus reads, as ``(relative name, path)`` in reading order."""
+        if self.format in ("articles", "text"):
+            for file in iter_files(self.path):
+                yield file.relative_to(self.path).as_posix(), file
+        elif self.format == "octis":
+            yield "corpus.tsv", self.path / "corpus.tsv"
+        else:
+            yield self.path.name, self.path
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the input (relative file names and bytes, streamed), the format and the field options.
+
+        The same files give the same fingerprint on any machine and in any folder.
+        """
+        digest = hashlib.sha256()
+        options = self.config.model_dump(mode="json", exclude={"source", "format"})
+        digest.update(json.dumps({"format": self.format, **options}, sort_keys=True).encode("utf-8"))
+        for name, file in self.input_files():
+            encoded = name.encode("utf-8")
+            with file.open("rb") as handle:
+                # Lengths first, so that no two different inputs hash the same byte stream.
+                digest.update(b"%d:%d:" % (len(encoded), os.fstat(handle.fileno()).st_size) + encoded)
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+        return digest.hexdigest()
+
+
+def read_corpus(source: str | Path, format: str | None = None, **field_options: str) -> Corpus:
+    """A Corpus from a path (or ``sample:lee``), a format name (detected when None) and field options
+    (``text_field``, ``id_field``, ``title_field``, ``date_field``, ``label_field``).
+    """
+
+    if format is not None and format not in READERS:
+        raise ConfigError(unknown_name("corpus format", format, list(READERS)))
+    config = validate(
+        CorpusConfig,
+        {"source": str(source), "format": format, **field_options},
+        "read_corpus",
+    )
+    return Corpus(config)

@@ -1,0 +1,283 @@
+"""Executors for the runs of an experiment: joblib processes on this machine, or a Dask cluster.
+
+Either way a run is built in a temporary folder ``runs/.tmp-<run-id>-xxxx`` and renamed into place
+when complete, so a run killed at any moment never looks complete. A run that raises is recorded
+as a small ``runs/<run-id>/manifest.json`` with status ``failed`` and the error; the others go on.
+
+Dask workers need no access to the results folder: they receive the prepared corpus's files as
+bytes (once per worker), train in a private temporary folder, and return the run folder as
+``{relative path: bytes}``; the client writes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import shutil
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from topics._files import atomic_write, replace_folder
+from topics.config import TrainConfig
+from topics.errors import ConfigError, unknown_name
+from topics.preprocessing.prepared import PreparedCorpus
+from topics.runs.folder import manifest_header, run_config_hash
+from topics.runs.run import build_run
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainTask:
+    """What a worker needs to train one run (picklable, small)."""
+
+    run_id: str
+    model: dict[str, Any]
+    seed: int
+    corpus_dir: str  # the prepared corpus folder (on the client's disk)
+    corpus_ref: str  # how the run's config.toml names it, relative to the run folder
+    corpus_fingerprint: str
+
+
+@dataclass
+class Outcome:
+    """What became of one run: ``complete`` or ``failed`` (with the error), and its wall seconds."""
+
+    run_id: str
+    status: str
+    error: str = ""
+    wall_seconds: float = 0.0
+
+
+# --- run folders ----------------------------------------------------------------------------------
+
+
+def _manifest_status(run_dir: Path) -> str | None:
+    try:
+        return json.loads((run_dir / "manifest.json").read_text(encoding="utf-8")).get("status")
+    except (OSError, ValueError):
+        return None
+
+
+def install_run(workdir: Path, run_dir: Path, *, replace_complete: bool = True) -> bool:
+    """Rename the finished ``workdir`` to ``run_dir``; an existing folder there is moved aside first.
+
+    With ``replace_complete=False`` a complete run already in place is kept and ``workdir`` dropped.
+    Returns whether ``workdir`` went into place.
+    """
+    if run_dir.exists() and not replace_complete and _manifest_status(run_dir) == "complete":
+        shutil.rmtree(workdir, ignore_errors=True)
+        return False
+    replace_folder(workdir, run_dir)
+    return True
+
+
+def failed_manifest(task: TrainTask, error: str, started: dt.datetime, wall: float) -> dict[str, Any]:
+
+    config_hash = run_config_hash(task.corpus_fingerprint, TrainConfig.model_validate(task.model), task.seed)
+    return {
+        **manifest_header(task.run_id, config_hash, task.corpus_fingerprint, "failed", started, wall),
+        "error": error,
+    }
+
+
+def _error_text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def _build(task: TrainTask, prepared_dir: Path, workdir: Path) -> tuple[str, str]:
+    """Train ``task`` into ``workdir``; on an error, leave a failed manifest (and the log) there instead."""
+
+    started, wall = dt.datetime.now(dt.UTC), time.perf_counter()
+    try:
+        prepared = PreparedCorpus.load(prepared_dir)
+        config = TrainConfig.model_validate(task.model)
+        build_run(
+            prepared,
+            config,
+            task.seed,
+            workdir,
+            run_id=task.run_id,
+            corpus_ref=task.corpus_ref,
+        )
+        return "complete", ""
+    except Exception as error:
+        log.debug("run %s failed:\n%s", task.run_id, traceback.format_exc())
+        error_text = _error_text(error)
+        keep = {"log.txt"}
+        for path in list(workdir.iterdir()):
+            if path.name not in keep:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        manifest = failed_manifest(task, error_text, started, time.perf_counter() - wall)
+        atomic_write(
+            workdir / "manifest.json",
+            json.dumps(manifest, indent=2, sort_keys=True) + "\n",
+        )
+        return "failed", error_text
+
+
+# --- local: joblib processes ----------------------------------------------------------------------
+
+
+def train_local(task: TrainTask, runs_dir: str) -> Outcome:
+    """Build one run into ``runs_dir/.tmp-<id>-xxxx`` and rename it into place (runs in a joblib worker)."""
+    wall = time.perf_counter()
+    runs = Path(runs_dir)
+    workdir = Path(tempfile.mkdtemp(prefix=f".tmp-{task.run_id}-", dir=runs))
+    try:
+        status, error = _build(task, Path(task.corpus_dir), workdir)
+        # a failed record never replaces a complete run (e.g. one finished by a killed sweep's worker)
+        install_run(workdir, runs / task.run_id, replace_complete=status == "complete")
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    return Outcome(task.run_id, status, error, time.perf_counter() - wall)
+
+
+def run_local(tasks: Sequence[TrainTask], runs_dir: Path, jobs: int, scheduler: str | None = None) -> Iterator[Outcome | str]:
+    """Train ``tasks`` with ``jobs`` joblib (loky) processes; yields each run id as it is handed out,
+    then each Outcome as it finishes (in any order)."""
+    if scheduler:
+        raise ConfigError("`scheduler` is the address of a Dask scheduler; it needs `executor` dask")
+    if jobs <= 1:
+        for task in tasks:
+            yield task.run_id
+            yield train_local(task, str(runs_dir))
+        return
+    from joblib import Parallel, delayed
+
+    for task in tasks[:jobs]:
+        yield task.run_id
+    started = min(jobs, len(tasks))
+    parallel = Parallel(
+        n_jobs=jobs,
+        backend="loky",
+        return_as="generator_unordered",
+        pre_dispatch="n_jobs",
+    )
+    for outcome in parallel(delayed(train_local)(task, str(runs_dir)) for task in tasks):
+        if started < len(tasks):
+            yield tasks[started].run_id
+            started += 1
+        yield outcome
+
+
+# --- Dask -----------------------------------------------------------------------------------------
+
+_WORKER_CORPORA: dict[str, Path] = {}
+
+
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    """Every file of ``folder`` as ``{relative posix path: bytes}``."""
+    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def write_folder(folder: Path, files: dict[str, bytes]) -> None:
+    for name, data in files.items():
+        target = (folder / name).resolve()
+        if not target.is_relative_to(folder.resolve()):
+            raise ValueError(f"{name}: a returned file would leave its run folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def _worker_corpus(fingerprint: str, files: dict[str, bytes]) -> Path:
+    """The prepared corpus rebuilt in this worker's temporary folder, once per worker process."""
+    path = _WORKER_CORPORA.get(fingerprint)
+    if path is None or not path.is_dir():
+        path = Path(tempfile.mkdtemp(prefix=f"topics-corpus-{fingerprint[:12]}-"))
+        write_folder(path, files)
+        _WORKER_CORPORA[fingerprint] = path
+    return path
+
+
+def train_remote(task: TrainTask, corpus_files: dict[str, bytes]) -> tuple[str, str, float, dict[str, bytes]]:
+    """Train on a Dask worker; returns ``(status, error, wall seconds, run folder as bytes)``."""
+    wall = time.perf_counter()
+    prepared_dir = _worker_corpus(task.corpus_fingerprint, corpus_files)
+    workdir = Path(tempfile.mkdtemp(prefix=f"topics-run-{task.run_id}-"))
+    try:
+        status, error = _build(task, prepared_dir, workdir)
+        files = folder_bytes(workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return status, error, time.perf_counter() - wall, files
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None, jobs: int) -> Iterator[Any]:
+    """A client of the scheduler at ``scheduler``, or of a new LocalCluster with ``jobs`` one-thread workers."""
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler, timeout="30s") as client:
+            yield client
+        return
+    with LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            yield client
+
+
+def run_dask(tasks: Sequence[TrainTask], runs_dir: Path, jobs: int, scheduler: str | None = None) -> Iterator[Outcome | str]:
+    """Train ``tasks`` on Dask workers and write the returned run folders under ``runs_dir``."""
+    from dask.distributed import as_completed
+
+    if not tasks:
+        return
+    with dask_client(scheduler, jobs) as client:
+        scattered: dict[str, Any] = {}
+        futures = {}
+        for task in tasks:
+            if task.corpus_dir not in scattered:
+                files = folder_bytes(Path(task.corpus_dir))
+                scattered[task.corpus_dir] = client.scatter(files, broadcast=True, hash=False)
+            future = client.submit(
+                train_remote,
+                task,
+                scattered[task.corpus_dir],
+                key=f"train-{task.run_id}",
+                pure=False,
+            )
+            futures[future] = task
+        for task in tasks[:jobs]:
+            yield task.run_id
+        handed_out = min(jobs, len(tasks))
+        for future in as_completed(futures):
+            task = futures[future]
+            if handed_out < len(tasks):
+                yield tasks[handed_out].run_id
+                handed_out += 1
+            try:
+                status, error, wall, files = future.result()
+            except Exception as exc:
+                yield Outcome(task.run_id, "failed", _error_text(exc))
+                continue
+            workdir = Path(tempfile.mkdtemp(prefix=f".tmp-{task.run_id}-", dir=runs_dir))
+            try:
+                write_folder(workdir, files)
+                install_run(
+                    workdir,
+                    runs_dir / task.run_id,
+                    replace_complete=status == "complete",
+                )
+            except BaseException:
+                shutil.rmtree(workdir, ignore_errors=True)
+                raise
+            yield Outcome(task.run_id, status, error, wall)
+
+
+Executor = Callable[[Sequence[TrainTask], Path, int, "str | None"], Iterator["Outcome | str"]]
+EXECUTORS: dict[str, Executor] = {"local": run_local, "dask": run_dask}
+
+
+def get_executor(name: str) -> Executor:
+    if name not in EXECUTORS:
+        raise ConfigError(unknown_name("executor", name, list(EXECUTORS)))
+    return EXECUTORS[name]

@@ -1,0 +1,7 @@
+"""Stage 2, preprocessing: token steps, phrases, the dictionary, and the prepared corpus folder."""
+
+from topics.preprocessing.prepare import preprocess
+from topics.preprocessing.prepared import BagOfWords, PreparedCorpus
+from topics.preprocessing.tokenize import Pipeline, load_stopwords
+
+__all__ = ["BagOfWords", "Pipeline", "PreparedCorpus", "load_stopwords", "preprocess"]

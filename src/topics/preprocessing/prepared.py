@@ -1,0 +1,251 @@
+"""A prepared corpus folder, as ``topics.preprocess`` writes it: loading and streaming its data.
+
+``PreparedCorpus.load(path)`` checks the folder (format version, required files) and reads
+everything lazily: the vocabulary, frequencies and documents table when first asked for, token
+ids memory-mapped, bag-of-words and texts streamed one document at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from topics.config import PreprocessConfig
+from topics.errors import CorpusError
+from topics.preprocessing.phrases import import_phrase_layer
+from topics.preprocessing.tokenize import Pipeline
+
+FORMAT_VERSION = 1
+DOCUMENT_COLUMNS = [
+    "id",
+    "title",
+    "date",
+    "url",
+    "source",
+    "n_tokens",
+    "label",
+    "split",
+]
+REQUIRED_FILES = (
+    "prepared.json",
+    "report.json",
+    "vocabulary.txt",
+    "term_frequency.npy",
+    "document_frequency.npy",
+    "corpus.mm",
+    "tokens.npy",
+    "offsets.npy",
+    "is_test.npy",
+    "documents.csv",
+    "phrases.json",
+)
+
+
+# --- writing the folder -----------------------------------------------------------------------
+
+
+def npy_writer(path: Path, dtype: str, length: int):
+    handle = path.open("wb")
+    np.lib.format.write_array_header_1_0(
+        handle,
+        {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": (length,)},
+    )
+    return handle
+
+
+def write_vocabulary(work: Path, dictionary) -> None:
+    ids = range(len(dictionary))
+    id2token = {index: token for token, index in dictionary.token2id.items()}
+    with (work / "vocabulary.txt").open("w", encoding="utf-8", newline="\n") as handle:
+        handle.writelines(id2token[index] + "\n" for index in ids)
+    np.save(
+        work / "term_frequency.npy",
+        np.array([dictionary.cfs[i] for i in ids], dtype=np.int64),
+        allow_pickle=False,
+    )
+    np.save(
+        work / "document_frequency.npy",
+        np.array([dictionary.dfs[i] for i in ids], dtype=np.int64),
+        allow_pickle=False,
+    )
+
+
+def existing_prepared(out_dir: Path, fingerprint: Callable[[], str], force: bool) -> PreparedCorpus | None:
+    """The prepared corpus to reuse, or None to (re)compute; raise if ``out_dir`` holds something else.
+
+    ``fingerprint()`` (which may have to read the whole input) is called only when there is a
+    prepared corpus to compare with."""
+    if not out_dir.exists():
+        return None
+    if not out_dir.is_dir():
+        raise CorpusError(f"{out_dir}: exists and is not a folder; choose another output folder")
+    if (out_dir / "prepared.json").is_file():
+        try:
+            existing = PreparedCorpus.load(out_dir)
+        except CorpusError:
+            existing = None
+        if existing is not None and not force and existing.fingerprint == fingerprint():
+            existing.reused = True
+            return existing
+        if force:
+            return None
+        raise CorpusError(
+            f"{out_dir}: holds a different prepared corpus; choose another output folder, or set `force` to replace it"
+        )
+    if any(out_dir.iterdir()):
+        raise CorpusError(f"{out_dir}: is not empty and is not a prepared corpus; choose another output folder")
+    return None
+
+
+# --- the prepared corpus ----------------------------------------------------------------------
+
+
+class PreparedCorpus:
+    """A prepared corpus folder. ``PreparedCorpus.load(path)``; data is read lazily and streamed."""
+
+    def __init__(self, path: Path, manifest: dict, reused: bool = False):
+        self.path = Path(path)
+        self.manifest = manifest
+        self.fingerprint: str = manifest["fingerprint"]
+        self.config = PreprocessConfig.model_validate(manifest["preprocess"])
+        self.reused = reused
+        self.num_docs: int = manifest["num_docs"]
+        self.num_terms: int = manifest["num_terms"]
+        self.num_tokens: int = manifest["num_tokens"]
+
+    def __repr__(self) -> str:
+        return f"PreparedCorpus({str(self.path)!r}, num_docs={self.num_docs}, num_terms={self.num_terms})"
+
+    @classmethod
+    def load(cls, path: Path | str) -> PreparedCorpus:
+        path = Path(path)
+        again = "run `topics preprocess` again"
+        try:
+            manifest = json.loads((path / "prepared.json").read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CorpusError(f"{path}: not a prepared corpus (no prepared.json); {again}") from None
+        except (OSError, ValueError) as error:
+            raise CorpusError(f"{path}/prepared.json: cannot be read ({error}); {again}") from None
+        version = manifest.get("format_version") if isinstance(manifest, dict) else None
+        if version != FORMAT_VERSION:
+            raise CorpusError(f"{path}: prepared corpus format version {version!r}, expected {FORMAT_VERSION}; {again}")
+        missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+        if missing:
+            raise CorpusError(f"{path}: prepared corpus is incomplete (missing {', '.join(missing)}); {again}")
+        try:
+            return cls(path, manifest)
+        except (KeyError, ValueError) as error:
+            raise CorpusError(f"{path}/prepared.json: invalid ({error}); {again}") from None
+
+    @cached_property
+    def report(self) -> dict:
+        return json.loads((self.path / "report.json").read_text(encoding="utf-8"))
+
+    @cached_property
+    def vocabulary(self) -> list[str]:
+        with (self.path / "vocabulary.txt").open(encoding="utf-8", newline="\n") as handle:
+            return [line[:-1] for line in handle]
+
+    @cached_property
+    def term_frequency(self) -> np.ndarray:
+        return np.load(self.path / "term_frequency.npy", allow_pickle=False)
+
+    @cached_property
+    def document_frequency(self) -> np.ndarray:
+        return np.load(self.path / "document_frequency.npy", allow_pickle=False)
+
+    @cached_property
+    def dictionary(self):
+        """A gensim Dictionary rebuilt from the pickle-free files (same ids, dfs, cfs)."""
+        from gensim.corpora import Dictionary
+
+        dictionary = Dictionary()
+        dictionary.token2id = {token: index for index, token in enumerate(self.vocabulary)}
+        dictionary.dfs = dict(enumerate(self.document_frequency.tolist()))
+        dictionary.cfs = dict(enumerate(self.term_frequency.tolist()))
+        dictionary.num_docs = self.num_docs
+        dictionary.num_pos = self.num_tokens
+        dictionary.num_nnz = self.manifest["num_nnz"]
+        return dictionary
+
+    @cached_property
+    def documents(self):
+        import pandas as pd
+
+        return pd.read_csv(
+            self.path / "documents.csv",
+            dtype={c: str for c in DOCUMENT_COLUMNS if c != "n_tokens"},
+            keep_default_na=False,
+            encoding="utf-8",
+        )
+
+    @cached_property
+    def is_test(self) -> np.ndarray:
+        return np.load(self.path / "is_test.npy", allow_pickle=False)
+
+    def _indices(self, split: str | None) -> np.ndarray:
+        if split is None:
+            return np.arange(self.num_docs)
+        if split not in ("train", "test"):
+            raise CorpusError(f"split must be 'train', 'test' or None, got {split!r}")
+        return np.flatnonzero(self.is_test if split == "test" else ~self.is_test)
+
+    def token_ids(self, split: str | None = None) -> Iterator[np.ndarray]:
+        """Token ids (int32 array) of each document, in order, from the memory-mapped tokens.npy."""
+        tokens = np.load(self.path / "tokens.npy", mmap_mode="r", allow_pickle=False)
+        offsets = np.load(self.path / "offsets.npy", mmap_mode="r", allow_pickle=False)
+        for index in self._indices(split):
+            yield np.asarray(tokens[offsets[index] : offsets[index + 1]])
+
+    def bow(self, split: str | None = None) -> BagOfWords:
+        """Re-iterable bag-of-words ``[(id, count), ...]`` per document (``[]`` for empty ones)."""
+        return BagOfWords(self, split)
+
+    def texts(self, split: str | None = None) -> Iterator[list[str]]:
+        vocabulary = self.vocabulary
+        for ids in self.token_ids(split):
+            yield [vocabulary[i] for i in ids.tolist()]
+
+    def doc_ids(self, split: str | None = None) -> Iterator[str]:
+        ids = self.documents["id"].tolist()
+        for index in self._indices(split):
+            yield ids[index]
+
+    @cached_property
+    def _pipeline(self) -> tuple[Pipeline, list]:
+        layers = json.loads((self.path / "phrases.json").read_text(encoding="utf-8"))["layers"]
+        return Pipeline(self.config), [import_phrase_layer(layer) for layer in layers]
+
+    def prepare_texts(self, texts: Iterable[str]) -> Iterator[list[str]]:
+        """New raw texts through exactly this corpus's pipeline: tokeniser, stopwords, lemmas,
+        phrase layers and dictionary, all loaded from the folder (nothing is refitted)."""
+        pipeline, layers = self._pipeline
+        vocabulary = set(self.vocabulary)
+        for text in texts:
+            tokens = pipeline(text)
+            for layer in layers:
+                tokens = layer[tokens]
+            yield [token for token in tokens if token in vocabulary]
+
+
+class BagOfWords:
+    """Re-iterable gensim-style corpus over a prepared corpus (optionally one split)."""
+
+    def __init__(self, prepared: PreparedCorpus, split: str | None):
+        self.prepared = prepared
+        self.split = split
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        for ids in self.prepared.token_ids(self.split):
+            if len(ids) == 0:
+                yield []
+                continue
+            unique, counts = np.unique(ids, return_counts=True)
+            yield list(zip(unique.tolist(), counts.tolist()))
+
+    def __len__(self) -> int:
+        return len(self.prepared._indices(self.split))

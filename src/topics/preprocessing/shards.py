@@ -1,0 +1,345 @@
+"""The worker side of ``topics.preprocess``: a shard of the corpus per worker process.
+
+The corpus is cut into chunks of ``CHUNK_DOCS`` documents, chunk i going to worker i mod n. A
+``Shard`` keeps its chunks' tokens in its own scratch file and runs every later pass over that
+file (phrase layers, counting, token ids, bag-of-words), so memory grows with the vocabulary, never
+with the corpus; what a pass counts is a tally (``topics.tallies``). ``Workers`` runs the shards
+in processes (in this process when there is one) and returns their results in order, with at
+most two messages waiting per worker.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import random
+from collections import deque
+from collections.abc import Iterator
+from itertools import chain, islice, repeat
+from pathlib import Path
+from typing import Any, Self, TextIO
+
+import numpy as np
+
+from topics._files import peak_rss_mb
+from topics.preprocessing.phrases import PHRASE_DELIMITER, PhraseJoiner, phrase_scores
+from topics.preprocessing.tallies import (
+    DictionaryTally,
+    PhraseTally,
+    WordCounts,
+    sorted_runs,
+)
+from topics.preprocessing.tokenize import Pipeline
+
+CHUNK_DOCS = 128  # every chunk but the last has exactly this many documents
+
+
+# --- shards: one worker's chunks, through every pass ------------------------------------------
+
+
+class Shard:
+    """Chunks ``index``, ``index + count``, ... of the corpus, held by one worker in its own
+    scratch files: tokens (one document a line, tokens separated by one space), and at the end
+    token ids, document lengths and Matrix Market lines, chunk after chunk."""
+
+    _phrase_tally: PhraseTally | None  # set by ``end`` after a phrase pass
+
+    def __init__(self, index: int, count: int, folder: Path, pipeline: Pipeline):
+        self.index, self.count, self.folder, self.pipeline = (
+            index,
+            count,
+            folder,
+            pipeline,
+        )
+        self.chunk_sizes: list[int] = []
+        self.generation = 0
+        self._out: TextIO | None = None
+        self._tally: PhraseTally | DictionaryTally | None = None
+
+    def path(self, name: str) -> Path:
+        return self.folder / f"{name}-{self.index}"
+
+    def begin(self, tally: str) -> None:
+        self._out = self.path("tokens-0").open("w", encoding="utf-8", newline="\n")
+        self._tally = PhraseTally() if tally == "phrases" else DictionaryTally()
+
+    def tokenize(self, chunk: list[tuple[str, tuple[str, ...] | None]]) -> int:
+        """(text, tokens or None) pairs -> token lists (pre-tokenised ones unchanged), appended."""
+        texts = [list(tokens) if tokens is not None else self.pipeline(text) for text, tokens in chunk]
+        self._write(texts)
+        assert self._tally is not None, "begin() first"
+        self._tally.add(texts)
+        self.chunk_sizes.append(len(texts))
+        return len(texts)
+
+    def end(self) -> WordCounts | None:
+        assert self._out is not None and self._tally is not None, "begin() first"
+        self._out.close()
+        self.pipeline.forget()  # no later pass tokenises: room for the counts that come next
+        tally, self._tally = self._tally, None
+        return self._handover(tally)
+
+    def _handover(self, tally: PhraseTally | DictionaryTally) -> WordCounts | None:
+        """Word counts go to the main process; phrase counts stay here (``phrase_count_files``)."""
+        if isinstance(tally, PhraseTally):
+            self._phrase_tally = tally
+            return None
+        return tally.counts()
+
+    def phrase_count_files(self) -> list[Path]:
+        """This shard's phrase counts in one file per shard (not through the pipe), part j holding
+        the keys whose hash is j modulo the number of shards: ``keys`` (sorted), ``counts``, ``firsts``."""
+        assert self._phrase_tally is not None, "a phrase pass first"
+        keys, counts, firsts = self._phrase_tally.arrays()
+        self._phrase_tally = None
+        part_of = keys % self.count
+        paths = []
+        for part in range(self.count):
+            mine = part_of == part
+            paths.append(self.folder / f"phrase-counts-{self.index}-{part}.npz")
+            np.savez(paths[-1], keys=keys[mine], counts=counts[mine], firsts=firsts[mine])
+        return paths
+
+    @staticmethod
+    def merge_phrase_count_part(paths: list[Path], min_count: int) -> tuple:
+        """Sum one part's counts over every shard's ``phrase_count_files`` (``paths``, in shard
+        order). Returns the number of distinct keys; the plain words' hashes and counts; and for
+        the candidates (keys with the delimiter counted more than ``min_count`` times: only those
+        can score above a threshold > 0), their counts, a shard that has the key (chosen by its
+        hash, so that the work is shared) and where the key first occurs in that shard."""
+        columns: dict[str, list[np.ndarray]] = {
+            "keys": [],
+            "counts": [],
+            "firsts": [],
+            "sources": [],
+        }
+        for source, path in enumerate(paths):
+            with np.load(path, allow_pickle=False) as arrays:
+                for name in ("keys", "counts", "firsts"):
+                    columns[name].append(arrays[name])
+            columns["sources"].append(np.full(len(columns["keys"][-1]), source, dtype=np.int32))
+            path.unlink()
+        keys, counts, firsts, sources = (np.concatenate(column) for column in columns.values())
+        del columns
+        if not len(keys):
+            return 0, keys, counts, counts, sources, firsts
+        order, starts = sorted_runs(keys)  # each file is sorted: a merge of runs
+        merged = np.add.reduceat(counts[order], starts)
+        unique_keys = keys[order[starts]]
+        chosen = order[starts + (unique_keys >> 17) % np.diff(np.r_[starts, len(keys)])]  # not the bits of the part
+        is_word = firsts[chosen] < 0
+        candidate = ~is_word & (merged > min_count)
+        return (
+            len(starts),
+            unique_keys[is_word],
+            merged[is_word],
+            merged[candidate],
+            sources[chosen[candidate]],
+            firsts[chosen[candidate]],
+        )
+
+    def phrases_among(
+        self,
+        places: np.ndarray,
+        counts: np.ndarray,
+        word_keys: np.ndarray,
+        word_counts: np.ndarray,
+        vocab_size: int,
+        min_count: int,
+        threshold: float,
+    ) -> tuple[list[str], np.ndarray]:
+        """The phrases among this shard's share of the candidates: their strings, read from the
+        current token file at their ``places`` (sorted; see ``PhraseTally``), scored with their
+        merged ``counts`` and the merged counts of their first and last words (``word_keys``
+        sorted); those scoring above ``threshold``, sorted, and their scores."""
+        strings: list[str] = []
+        tokens_before, next_place = 0, 0
+        join = PHRASE_DELIMITER.join
+        for texts in self._chunks():
+            if next_place == len(places):
+                break
+            flat = list(chain.from_iterable(texts))
+            end = int(np.searchsorted(places, 2 * (tokens_before + len(flat))))
+            for place in places[next_place:end].tolist():
+                token = (place >> 1) - tokens_before
+                strings.append(flat[token] if place & 1 else join(flat[token : token + 2]))
+            tokens_before, next_place = tokens_before + len(flat), end
+        if len(strings) != len(places):
+            raise RuntimeError(f"shard {self.index}: found {len(strings)} of {len(places)} phrase candidates")
+
+        def counts_of(words: Iterator[str]) -> np.ndarray:
+            hashes = np.fromiter(map(hash, words), dtype=np.int64, count=len(strings))
+            if not len(word_keys):
+                return np.zeros(len(strings), dtype=np.int64)
+            at = np.minimum(np.searchsorted(word_keys, hashes), len(word_keys) - 1)
+            return np.where(word_keys[at] == hashes, word_counts[at], 0)
+
+        # as gensim's Phrases.score_candidate: the first and the last word of the key, by string
+        first = counts_of(string.split(PHRASE_DELIMITER, 1)[0] for string in strings)
+        last = counts_of(string.rsplit(PHRASE_DELIMITER, 1)[-1] for string in strings)
+        scores = phrase_scores(counts, first, last, vocab_size, min_count)
+        keep = np.flatnonzero(scores > threshold).tolist()  # a word counted 0 times scores -inf
+        keep.sort(key=strings.__getitem__)
+        return [strings[index] for index in keep], scores[keep]
+
+    def _write(self, texts: list[list[str]]) -> None:
+        assert self._out is not None, "begin() first"
+        self._out.write("".join(" ".join(tokens) + "\n" for tokens in texts))
+
+    def _chunks(self) -> Iterator[list[list[str]]]:
+        with self.path(f"tokens-{self.generation}").open(encoding="utf-8", newline="\n") as handle:
+            for size in self.chunk_sizes:
+                yield [line[:-1].split(" ") if line != "\n" else [] for line in islice(handle, size)]
+
+    def join_phrases(self, layer: dict, tally: str) -> WordCounts | None:
+        """The next generation of the token file: the phrases of ``layer`` joined."""
+        joiner = PhraseJoiner(layer)
+        counts = PhraseTally() if tally == "phrases" else DictionaryTally()
+        old = self.path(f"tokens-{self.generation}")
+        with self.path(f"tokens-{self.generation + 1}").open("w", encoding="utf-8", newline="\n") as self._out:
+            for texts in self._chunks():
+                joined = [joiner(tokens) for tokens in texts]
+                self._write(joined)
+                counts.add(joined)
+        self.generation += 1
+        old.unlink()
+        return self._handover(counts)
+
+    def peak_rss_mb(self) -> float | None:
+        return peak_rss_mb()
+
+    def write_outputs(self, token2id: dict[str, int]) -> list[tuple[int, int, int, int]]:
+        """Token ids, document lengths and Matrix Market lines of each chunk, to three files.
+        Returns per chunk: documents, token ids, non-zeros, bytes of Matrix Market lines."""
+        get, num_terms = token2id.get, max(len(token2id), 1)
+        facts = []
+        with (
+            self.path("ids").open("wb") as ids_out,
+            self.path("lengths").open("wb") as lengths_out,
+            self.path("mm").open("wb") as mm_out,
+        ):
+            for k, texts in enumerate(self._chunks()):
+                first_doc = (self.index + k * self.count) * CHUNK_DOCS
+                flat = list(chain.from_iterable(texts))
+                ids = np.fromiter(map(get, flat, repeat(-1)), dtype=np.int64, count=len(flat))
+                docs = np.repeat(np.arange(len(texts)), [len(tokens) for tokens in texts])
+                keep = ids >= 0
+                ids, docs = ids[keep], docs[keep]
+                ids.astype("<i4").tofile(ids_out)
+                np.bincount(docs, minlength=len(texts)).astype("<i8").tofile(lengths_out)
+                cells, counts = np.unique(docs * num_terms + ids, return_counts=True)
+                rows = zip(
+                    (cells // num_terms + first_doc + 1).tolist(),
+                    (cells % num_terms + 1).tolist(),
+                    counts.tolist(),
+                )
+                lines = "".join(map("%d %d %d\n".__mod__, rows)).encode("ascii")  # as gensim's MmWriter
+                mm_out.write(lines)
+                facts.append((len(texts), len(ids), len(cells), len(lines)))
+        return facts
+
+
+# --- workers: shards in processes, ordered and bounded ----------------------------------------
+
+
+def _serve(shard: Shard, inbox, outbox) -> None:
+    try:
+        while (message := inbox.get()) is not None:
+            method, args = message
+            outbox.put(("ok", getattr(shard, method)(*args)))
+    except BaseException as error:
+        outbox.put(("error", error))
+        while inbox.get() is not None:  # keep the main process from blocking on a full inbox
+            pass
+
+
+class Workers:
+    """``send(i, method, *args)`` runs ``shards[i].method(*args)`` in worker process i (in this
+    process when there is one shard); ``receive(i)`` returns shard i's results in order. At most
+    two messages wait per worker (bounded memory, unlike ``Pool.imap``).
+
+    The shards compare phrase counts by ``hash(str)``, so their processes must share one hash
+    seed: forked processes inherit it; spawned ones (where fork is missing, or ``start_method``
+    says so) are given one through ``PYTHONHASHSEED``."""
+
+    def __init__(self, shards: list[Shard], start_method: str | None = None):
+        self.shards = shards
+        self.count = len(shards)
+        self.start_method = start_method or ("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        self._local: list[deque] = [deque() for _ in shards]
+        self._processes: list = []
+
+    def __enter__(self) -> Self:
+        if self.count > 1:
+            context = multiprocessing.get_context(self.start_method)
+            self._inboxes = [context.Queue(maxsize=2) for _ in self.shards]
+            self._outboxes = [context.Queue() for _ in self.shards]
+            self._processes = [
+                # typeshed's BaseContext (get_context of a str) lacks Process; every real context has it
+                context.Process(  # type: ignore[attr-defined]
+                    target=_serve, args=(shard, inbox, outbox), daemon=True
+                )
+                for shard, inbox, outbox in zip(self.shards, self._inboxes, self._outboxes, strict=True)
+            ]
+            seed = os.environ.get("PYTHONHASHSEED")
+            if self.start_method != "fork":
+                os.environ["PYTHONHASHSEED"] = str(random.randrange(1, 2**32))
+            try:
+                for process in self._processes:
+                    process.start()
+            finally:
+                if seed is None:
+                    os.environ.pop("PYTHONHASHSEED", None)
+                else:
+                    os.environ["PYTHONHASHSEED"] = seed
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if exc_info[0] is None:
+            for inbox in getattr(self, "_inboxes", []):
+                inbox.put(None)
+            for process in self._processes:
+                process.join()
+            return
+        for process in self._processes:
+            if process.is_alive():
+                process.terminate()
+                process.join()
+        # Messages may be left unread by workers that are gone: do not let this process's exit
+        # wait for the queues' feeder threads to deliver them (it would wait forever).
+        for box in (*getattr(self, "_inboxes", []), *getattr(self, "_outboxes", [])):
+            box.cancel_join_thread()
+
+    def send(self, index: int, method: str, *args) -> None:
+        if not self._processes:
+            self._local[index].append(getattr(self.shards[index], method)(*args))
+            return
+        while True:
+            try:
+                return self._inboxes[index].put((method, args), timeout=1.0)
+            except queue.Full:
+                self._check_alive(index)
+
+    def receive(self, index: int) -> Any:
+        if not self._processes:
+            return self._local[index].popleft()
+        while True:
+            try:
+                kind, value = self._outboxes[index].get(timeout=1.0)
+            except queue.Empty:
+                self._check_alive(index)
+                continue
+            if kind == "error":
+                raise value
+            return value
+
+    def all(self, method: str, *args) -> list:
+        for index in range(self.count):
+            self.send(index, method, *args)
+        return [self.receive(index) for index in range(self.count)]
+
+    def _check_alive(self, index: int) -> None:
+        process = self._processes[index]
+        if not process.is_alive():
+            raise RuntimeError(f"preprocessing worker {process.pid} died (exit code {process.exitcode})")

@@ -1,0 +1,30 @@
+"""Stage 7, reading: labels, representative documents, inference, trends, comparisons and the report."""
+
+from topics.reading.compare import TopicMatch, compare_experiments, compare_runs
+from topics.reading.documents import (
+    infer_documents,
+    infer_source,
+    infer_texts,
+    representative_documents,
+)
+from topics.reading.labels import topic_labels
+from topics.reading.ldavis import write_ldavis
+from topics.reading.report import best_run, write_report
+from topics.reading.trends import Trends, topic_trends, write_trends
+
+__all__ = [
+    "TopicMatch",
+    "Trends",
+    "best_run",
+    "compare_experiments",
+    "compare_runs",
+    "infer_documents",
+    "infer_source",
+    "infer_texts",
+    "representative_documents",
+    "topic_labels",
+    "topic_trends",
+    "write_ldavis",
+    "write_report",
+    "write_trends",
+]

@@ -1,0 +1,139 @@
+"""Reading a run's documents: their metadata, each topic's representative documents, and topic
+distributions for new documents through exactly the run's preprocessing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from topics._files import batched
+from topics.corpus.documents import Document
+from topics.corpus.stream import read_corpus
+from topics.errors import RunError, TopicsError
+from topics.training.train import infer_doc_topics
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from topics.corpus.documents import Document
+    from topics.runs.run import Run
+
+log = logging.getLogger(__name__)
+
+METADATA_COLUMNS = ("title", "date", "url")
+NO_KNOWN_WORDS = "no known words: none of its words is in the run's vocabulary after preprocessing; no topics inferred"
+INFER_BATCH = 1000
+
+
+def check_topic(run: Run, topic: int) -> int:
+    """``topic`` when it is one of the run's topic ids, else a RunError naming the range."""
+    num_topics = run.model.num_topics
+    if not 0 <= topic < num_topics:
+        raise RunError(f"{run.path}: topic {topic} is out of range; this run has topics 0-{num_topics - 1}")
+    return topic
+
+
+def document_metadata(run: Run) -> pd.DataFrame:
+    """Title, date (ISO text, '' when unknown) and url of every document of the run, indexed by id.
+
+    Read from the run's prepared corpus; a RunError when it is missing or does not match.
+    """
+    import pandas as pd
+
+    documents = run.prepared.documents.copy()
+    documents["id"] = documents["id"].astype(str)
+    for column in METADATA_COLUMNS:
+        if column not in documents:
+            documents[column] = ""
+        documents[column] = documents[column].fillna("").astype(str)
+    table = documents.set_index("id")[list(METADATA_COLUMNS)]
+    return table.reindex(pd.Index(run.model.doc_ids, name="id")).fillna("")
+
+
+def representative_documents(run: Run, topic: int, n: int = 5) -> pd.DataFrame:
+    """The ``n`` documents with the highest share of ``topic``: id, title, date, url, weight (best first).
+
+    Title, date and url come from the prepared corpus; when it cannot be found they are left
+    empty (with a logged warning), so the ids and weights can still be read.
+    """
+    import pandas as pd
+
+    check_topic(run, topic)
+    model = run.model
+    weights = model.doc_topics[:, topic]
+    order = np.argsort(-weights, kind="stable")[: max(n, 0)]
+    ids = [model.doc_ids[i] for i in order]
+    table = pd.DataFrame({"id": ids, "weight": weights[order]})
+    try:
+        metadata = document_metadata(run)
+    except TopicsError as error:
+        log.warning("%s; titles, dates and urls are left empty", error)
+        metadata = pd.DataFrame(
+            {c: [""] * len(ids) for c in METADATA_COLUMNS},
+            index=pd.Index(ids, name="id"),
+        )
+    table = table.join(metadata, on="id")
+    return table[["id", *METADATA_COLUMNS, "weight"]].reset_index(drop=True)
+
+
+def infer_documents(run: Run, documents: Iterable[Document]) -> pd.DataFrame:
+    """Topic distributions of new documents, one row each: id, title, date, known_words, note, topic_0...
+
+    Each text goes through the run's own preprocessing (``PreparedCorpus.prepare_texts``: the same
+    tokeniser, stopwords, lemmas, phrase model and dictionary, loaded, never refitted) and then the
+    engine's inference with the run's seed. A document none of whose words is in the vocabulary gets
+    a note and empty topic shares instead of the prior.
+    """
+    import pandas as pd
+
+    prepared = run.prepared
+    native = run.native_model()
+    engine = run.manifest.get("engine", "gensim")
+    num_topics = run.model.num_topics
+    rows: list[dict] = []
+    for batch in batched(documents, INFER_BATCH):
+        token_lists = list(prepared.prepare_texts(doc.text for doc in batch))
+        bows = [prepared.dictionary.doc2bow(tokens) for tokens in token_lists]
+        known = [i for i, bow in enumerate(bows) if bow]
+        shares = infer_doc_topics(engine, native, [bows[i] for i in known], run.seed) if known else np.zeros((0, num_topics))
+        by_position = dict(zip(known, shares))
+        for i, doc in enumerate(batch):
+            date = getattr(doc, "date", None)
+            row = {
+                "id": str(doc.id),
+                "title": doc.title or "",
+                "date": date.isoformat() if date else "",
+                "known_words": int(sum(count for _, count in bows[i])),
+                "note": "" if i in by_position else NO_KNOWN_WORDS,
+            }
+            values = by_position.get(i)
+            for k in range(num_topics):
+                row[f"topic_{k}"] = float(values[k]) if values is not None else np.nan
+            rows.append(row)
+    columns = [
+        "id",
+        "title",
+        "date",
+        "known_words",
+        "note",
+        *(f"topic_{k}" for k in range(num_topics)),
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def infer_texts(run: Run, texts: Iterable[str] | str) -> pd.DataFrame:
+    """``infer_documents`` for plain texts (ids 0, 1, ...); a single string is one document."""
+
+    if isinstance(texts, str):
+        texts = [texts]
+    return infer_documents(run, (Document(id=str(i), text=text) for i, text in enumerate(texts)))
+
+
+def infer_source(run: Run, source: str, format: str | None = None) -> pd.DataFrame:
+    """``infer_documents`` for a corpus folder or file, read as ``topics preprocess`` reads one."""
+
+    return infer_documents(run, read_corpus(source, format=format))

@@ -1,0 +1,119 @@
+"""gensim's online variational Bayes LDA (Hoffman, Blei and Bach 2010): the default engine.
+
+``LdaModel`` is exactly reproducible for a seed; ``LdaMulticore`` is not, even with one worker, so
+a model trained with ``workers > 1`` is marked as not reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from topics.config import TrainConfig
+from topics.errors import ConfigError
+
+if TYPE_CHECKING:
+    from topics.preprocessing.prepared import PreparedCorpus
+
+
+#: the whole corpus is one chunk up to this many documents (a bound on memory, see docs/defaults.md)
+MAX_DEFAULT_CHUNKSIZE = 100_000
+
+
+def gensim_chunksize(config: TrainConfig, num_docs: int) -> int:
+    """The chunk: as given, else the whole training corpus up to ``MAX_DEFAULT_CHUNKSIZE``."""
+    return config.chunksize or max(1, min(num_docs, MAX_DEFAULT_CHUNKSIZE))
+
+
+def train(prepared: PreparedCorpus, config: TrainConfig, seed: int):
+    from gensim.models import LdaModel, LdaMulticore
+
+    train_bow = prepared.bow("train")
+    num_train = sum(1 for _ in prepared.doc_ids("train"))
+    chunksize = gensim_chunksize(config, num_train)
+    parameters = dict(
+        num_topics=config.num_topics,
+        passes=config.passes,
+        iterations=config.resolved_iterations(),
+        chunksize=chunksize,
+        alpha=config.alpha,
+        eta=config.eta,
+        decay=config.decay,
+        offset=config.offset,
+        random_state=seed,
+        eval_every=None,
+    )
+    if config.workers > 1:
+        if config.alpha == "auto":
+            raise ConfigError("alpha 'auto' is not available with workers > 1 (gensim LdaMulticore); use workers = 1")
+        lda = LdaMulticore(
+            corpus=train_bow,
+            id2word=prepared.dictionary,
+            workers=config.workers,
+            **parameters,
+        )
+    else:
+        lda = LdaModel(corpus=train_bow, id2word=prepared.dictionary, **parameters)
+    topic_word = lda.get_topics()
+    doc_topics = doc_topics_of(lda, prepared.bow(), seed)
+    return (
+        lda,
+        topic_word,
+        doc_topics,
+        config.workers == 1,
+        {**parameters, "workers": config.workers},
+    )
+
+
+def doc_topics_of(lda, bow: Iterable[Sequence[tuple[int, float]]], seed: int, batch: int = 4096) -> np.ndarray:
+    """Topic distributions of ``bow`` documents (variational gamma, normalised).
+
+    The E-step starts from random gammas; a fresh ``RandomState(seed)`` makes the result
+    independent of whatever was drawn before (training, earlier inference).
+    """
+    lda.random_state = np.random.RandomState(seed)
+    rows: list[np.ndarray] = []
+    chunk: list = []
+    for doc in bow:
+        chunk.append(doc)
+        if len(chunk) == batch:
+            rows.append(lda.inference(chunk)[0])
+            chunk = []
+    if chunk:
+        rows.append(lda.inference(chunk)[0])
+    if not rows:
+        return np.zeros((0, lda.num_topics))
+    gamma = np.vstack(rows).astype(np.float64)
+    return gamma / gamma.sum(axis=1, keepdims=True)
+
+
+def save(lda, directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    before = set(directory.iterdir())
+    lda.save(str(directory / "lda.gensim"))
+    return sorted(set(directory.iterdir()) - before)
+
+
+def load(directory: Path):
+    from gensim.models import LdaModel
+
+    return LdaModel.load(str(directory / "lda.gensim"))
+
+
+def heldout_bound(lda, bow: Iterable[Sequence[tuple[int, float]]], seed: int, total_docs: int) -> tuple[float, str]:
+    """gensim's per-word variational bound (natural log) on ``bow``, E-step seeded by ``seed``.
+
+    The bound has a corpus-wide term (the topic-word Dirichlet) besides the documents' terms;
+    ``total_docs`` (the training corpus size) scales the documents' part up to the corpus, as gensim
+    does when it logs perplexity during training. Without it, on a small held-out set the corpus-wide
+    term dominates and the "perplexity" exceeds that of a uniform model.
+    """
+    lda.random_state = np.random.RandomState(seed)
+    bound = float(lda.log_perplexity(list(bow), total_docs=total_docs))
+    return (
+        bound,
+        "gensim LdaModel.log_perplexity(total_docs = training documents): variational bound per word",
+    )
