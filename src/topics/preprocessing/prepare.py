@@ -46,24 +46,20 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import heapq
 import importlib
 import logging
 import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from topics._files import (
-    batched,
     package_versions,
     peak_rss_mb,
     replace_folder,
@@ -73,18 +69,16 @@ from topics._files import (
 )
 from topics.config import PreprocessConfig
 from topics.errors import CorpusError
-from topics.preprocessing.phrases import phrase_layer
+from topics.preprocessing.passes import assemble_outputs, heldout_mask, learn_phrase_layer, tokenize_documents, write_phrases
 from topics.preprocessing.prepared import (
-    DOCUMENT_COLUMNS,
     FORMAT_VERSION,
     REQUIRED_FILES,
     BagOfWords,
     PreparedCorpus,
     existing_prepared,
-    npy_writer,
     write_vocabulary,
 )
-from topics.preprocessing.shards import CHUNK_DOCS, Shard, Workers
+from topics.preprocessing.shards import Shard, Workers
 from topics.preprocessing.tallies import dictionary_from_counts
 from topics.preprocessing.tokenize import PIPELINE_VERSION, Pipeline
 
@@ -101,7 +95,6 @@ log = logging.getLogger(__name__)
 FILTER_DEFAULTS = {"no_below": 5, "no_above": 0.5, "keep_n": 100000}
 PRETOKENISED_FILTER_DEFAULTS = {"no_below": 1, "no_above": 1.0, "keep_n": None}
 PRETOKENISED_FORMATS = ("octis",)
-EMPTY_LISTED = 1000
 
 
 def resolve_config(config: PreprocessConfig, corpus_format: str | None) -> PreprocessConfig:
@@ -128,196 +121,6 @@ def config_fingerprint(config: PreprocessConfig) -> str:
             "files": files,
         }
     )
-
-
-def learn_phrase_layer(workers: Workers, min_count: int, threshold: float) -> dict:
-    """The next phrase layer (``tokenize.phrase_layer``) from the workers' phrase counts, merged
-    without gathering them: gensim's ``Phrases(min_count, threshold).export_phrases()`` over all
-    the workers' tokens.
-
-    Each worker writes its keys' 64-bit hashes and counts as arrays, cut into one part per worker
-    by hash; worker j sums part j over every worker and returns how many distinct keys it holds
-    (gensim's ``len(vocab)``, part of every score), the plain words' counts and the candidates.
-    Each worker then finds the strings of its share of the candidates in its own tokens and
-    scores them; only the phrases come to this process, sorted, and are merged in order (one
-    dict of them is built here, not several). Two different keys with the same 64-bit
-    hash would count as one: for a million keys the chance is about 1 in 30 million.
-    """
-    paths = workers.all("phrase_count_files")
-    for part in range(workers.count):
-        workers.send(
-            part,
-            "merge_phrase_count_part",
-            [shard_paths[part] for shard_paths in paths],
-            min_count,
-        )
-    merged = [workers.receive(part) for part in range(workers.count)]
-    vocab_size = sum(part[0] for part in merged)
-    word_keys, word_counts, candidate_counts, finders, places = (
-        np.concatenate(column) for column in list(zip(*merged, strict=True))[1:]
-    )
-    del merged
-    order = np.argsort(word_keys)
-    word_keys, word_counts = word_keys[order], word_counts[order]
-    for index in range(workers.count):
-        mine = np.flatnonzero(finders == index)
-        mine = mine[np.argsort(places[mine])]
-        workers.send(
-            index,
-            "phrases_among",
-            places[mine],
-            candidate_counts[mine],
-            word_keys,
-            word_counts,
-            vocab_size,
-            min_count,
-            threshold,
-        )
-    found = [workers.receive(index) for index in range(workers.count)]  # each sorted, all disjoint
-    log.debug(
-        "merged phrase counts: %d keys, %d candidates",
-        vocab_size,
-        len(candidate_counts),
-    )
-    return phrase_layer(
-        heapq.merge(*(zip(phrases, scores.tolist()) for phrases, scores in found)),
-        threshold,
-        min_count,
-    )
-
-
-# --- the passes -------------------------------------------------------------------------------
-
-
-def tokenize_documents(
-    documents: Iterable,
-    workers: Workers,
-    meta_path: Path,
-    *,
-    tally: str,
-    progress: Callable[[int], None] | None = None,
-) -> tuple[int, list]:
-    """One pass over ``documents`` (a one-shot iterator is fine): tokens to the workers' shards,
-    metadata to ``meta_path``. Returns the number of documents and what each worker hands over at
-    the end of the pass (``Shard.end``)."""
-    n_docs = sent = received = 0
-    workers.all("begin", tally)
-
-    def receive() -> None:
-        nonlocal n_docs, received
-        n_docs += workers.receive(received % workers.count)
-        received += 1
-        if progress is not None:
-            progress(n_docs)
-
-    with meta_path.open("w", encoding="utf-8", newline="") as meta:
-        writer = csv.writer(meta)
-        for chunk in batched(documents, CHUNK_DOCS):
-            writer.writerows(_meta_row(doc) for doc in chunk)
-            workers.send(
-                sent % workers.count,
-                "tokenize",
-                [(doc.text, doc.tokens) for doc in chunk],
-            )
-            sent += 1
-            while sent - received > 2 * workers.count - 1:
-                receive()
-        while received < sent:
-            receive()
-    return n_docs, workers.all("end")
-
-
-def _meta_row(doc) -> list[str]:
-    date = doc.date.isoformat() if isinstance(doc.date, (dt.date, dt.datetime)) else (doc.date or "")
-    return [doc.id, doc.title, date, doc.url, doc.source, doc.label, doc.split]
-
-
-def heldout_mask(n_docs: int, config: PreprocessConfig, own_splits: Iterable[str] | None) -> np.ndarray:
-    """Bool per document: held out. Own splits (pre-tokenised input) win over ``heldout``."""
-    if own_splits is not None:
-        return np.fromiter((split == "test" for split in own_splits), dtype=bool, count=n_docs)
-    mask = np.zeros(n_docs, dtype=bool)
-    if config.heldout > 0:
-        from sklearn.model_selection import train_test_split
-
-        try:
-            _, test = train_test_split(
-                np.arange(n_docs),
-                test_size=config.heldout,
-                random_state=config.split_seed,
-            )
-        except ValueError as error:
-            raise CorpusError(f"[preprocess] heldout={config.heldout} cannot split {n_docs} documents ({error})") from None
-        mask[test] = True
-    return mask
-
-
-def write_outputs(work: Path, workers: Workers, meta_path: Path, dictionary, is_test: np.ndarray) -> dict:
-    """Token ids, bag-of-words, documents.csv: the workers write their chunks, the main process
-    concatenates them in chunk order. Returns empty-document facts."""
-    facts = workers.all("write_outputs", dictionary.token2id)
-    n_docs, n_chunks, n_tokens = (
-        len(is_test),
-        sum(map(len, facts)),
-        sum(dictionary.cfs.values()),
-    )
-    n_nnz = sum(chunk[2] for shard in facts for chunk in shard)
-    empty: list[dict] = []
-    n_empty = offset = 0
-    with ExitStack() as files:
-        ids_in, lengths_in, mm_in = (
-            [files.enter_context(shard.path(name).open("rb")) for shard in workers.shards] for name in ("ids", "lengths", "mm")
-        )
-        tokens_out = files.enter_context(npy_writer(work / "tokens.npy", "<i4", n_tokens))
-        offsets_out = files.enter_context(npy_writer(work / "offsets.npy", "<i8", n_docs + 1))
-        mm_out = files.enter_context((work / "corpus.mm").open("wb"))
-        meta = csv.reader(files.enter_context(meta_path.open(encoding="utf-8", newline="")))
-        writer = csv.writer(files.enter_context((work / "documents.csv").open("w", encoding="utf-8", newline="")))
-        writer.writerow(DOCUMENT_COLUMNS)
-        # gensim's MmWriter header: the sizes line padded to 50 characters
-        mm_out.write(b"%%MatrixMarket matrix coordinate real general\n")
-        mm_out.write(f"{n_docs} {len(dictionary)} {n_nnz}".ljust(50).encode("ascii") + b"\n")
-        np.zeros(1, dtype="<i8").tofile(offsets_out)
-        index = 0
-        for chunk in range(n_chunks):
-            shard = chunk % workers.count
-            docs, n_ids, _, n_bytes = facts[shard][chunk // workers.count]
-            tokens_out.write(ids_in[shard].read(4 * n_ids))
-            mm_out.write(mm_in[shard].read(n_bytes))
-            lengths = np.frombuffer(lengths_in[shard].read(8 * docs), dtype="<i8")
-            (offset + np.cumsum(lengths)).astype("<i8").tofile(offsets_out)
-            offset += int(lengths.sum())
-            for length, (doc_id, title, date, url, source, label, _) in zip(lengths.tolist(), islice(meta, docs), strict=True):
-                writer.writerow(
-                    [
-                        doc_id,
-                        title,
-                        date,
-                        url,
-                        source,
-                        length,
-                        label,
-                        "test" if is_test[index] else "train",
-                    ]
-                )
-                index += 1
-                if not length:
-                    n_empty += 1
-                    if len(empty) < EMPTY_LISTED:
-                        empty.append(
-                            {
-                                "id": doc_id,
-                                "source": source,
-                                "reason": "no tokens left after preprocessing",
-                            }
-                        )
-    if offset != n_tokens or index != n_docs:  # the dictionary's counts and the ids written must agree
-        raise RuntimeError(f"wrote {offset} token ids of {index} documents, dictionary counts {n_tokens}")
-    return {
-        "num_nnz": n_nnz,
-        "empty_documents": n_empty,
-        "empty_documents_listed": empty,
-    }
 
 
 # --- the entry point --------------------------------------------------------------------------
@@ -479,7 +282,7 @@ def _prepare_into(
             own_splits = (row[6] for row in csv.reader(meta)) if pretokenised else None
             is_test = heldout_mask(n_docs, config, own_splits)
         np.save(work / "is_test.npy", is_test, allow_pickle=False)
-        empties = write_outputs(work, workers, meta_path, dictionary, is_test)
+        empties = assemble_outputs(work, workers, meta_path, dictionary, is_test)
         log.debug("outputs written")
         peak_memory = {
             "main": peak_rss_mb(),
@@ -515,19 +318,6 @@ def _prepare_into(
         "processes": processes,
         "peak_memory_mb": peak_memory,
     }
-
-
-def write_phrases(path: Path, layer_paths: list[Path]) -> None:
-    """``phrases.json``, ``{"delimiter": "_", "layers": [...]}`` as ``write_json`` writes it, from
-    layers that ``write_json`` wrote to files: their lines copied in, indented two levels deeper,
-    so that no layer (100,000 phrases or more) is parsed and encoded again in memory."""
-    with path.open("w", encoding="utf-8", newline="\n") as out:
-        out.write('{\n  "delimiter": "_",\n  "layers": [')
-        for index, layer_path in enumerate(layer_paths):
-            out.write(",\n" if index else "\n")
-            with layer_path.open(encoding="utf-8", newline="\n") as lines:
-                out.write("\n".join("    " + line.removesuffix("\n") for line in lines))
-        out.write("\n  ]\n}\n" if layer_paths else "]\n}\n")
 
 
 def _corpus_report(corpus, n_docs: int) -> dict:

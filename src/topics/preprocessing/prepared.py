@@ -20,6 +20,8 @@ from topics.preprocessing.phrases import import_phrase_layer
 from topics.preprocessing.tokenize import Pipeline
 
 FORMAT_VERSION = 1
+#: empty documents listed by name in report.json (all are counted)
+EMPTY_LISTED = 1000
 DOCUMENT_COLUMNS = [
     "id",
     "title",

@@ -209,7 +209,7 @@ class Shard:
     def peak_rss_mb(self) -> float | None:
         return peak_rss_mb()
 
-    def write_outputs(self, token2id: dict[str, int]) -> list[tuple[int, int, int, int]]:
+    def write_token_files(self, token2id: dict[str, int]) -> list[tuple[int, int, int, int]]:
         """Token ids, document lengths and Matrix Market lines of each chunk, to three files.
         Returns per chunk: documents, token ids, non-zeros, bytes of Matrix Market lines."""
         get, num_terms = token2id.get, max(len(token2id), 1)
