@@ -15,9 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from topics.config import PreprocessConfig
+from topics.corpus import read_corpus
 from topics.corpus.documents import CorpusReport, Document
 from topics.errors import ConfigError, CorpusError
-from topics.preprocessing import tallies
+from topics.preprocessing import export_prepared, tallies
 from topics.preprocessing.phrases import PhraseJoiner, phrase_layer, phrase_scores
 from topics.preprocessing.prepare import (
     learn_phrase_layer,
@@ -216,7 +217,7 @@ def test_phrase_counts_merged_across_processes_match_gensim(tmp_path, monkeypatc
     four = preprocess(lee_corpus(), config, tmp_path / "four", processes=4)  # 3 chunks: one worker has none
     layers = json.loads((three.path / "phrases.json").read_text())["layers"]
     for other in (three, four):
-        for name in ("phrases.json", "tokens.npy", "vocabulary.txt", "corpus.mm"):
+        for name in ("phrases.json", "tokens.npy", "vocabulary.txt", "offsets.npy"):
             assert (other.path / name).read_bytes() == (one.path / name).read_bytes(), name
     pipeline = Pipeline(config)
     texts = [pipeline(line) for line in LEE.read_text(encoding="utf-8").splitlines()]
@@ -274,18 +275,18 @@ def test_filter_extremes_is_respected(tmp_path, lee_prepared):
         and len(whole) == small.report["vocabulary_size_before_filtering"]
     )
     whole.filter_extremes(no_below=2, no_above=0.3, keep_n=200)
-    saved = Dictionary.load(str(small.path / "dictionary.gensim"))
+    saved = small.dictionary
     assert whole.token2id == saved.token2id and list(whole.token2id) == list(saved.token2id) == small.vocabulary
     assert whole.cfs == saved.cfs and whole.dfs == saved.dfs
-    assert (whole.num_docs, whole.num_pos, whole.num_nnz) == (saved.num_docs, saved.num_pos, saved.num_nnz)
+    # gensim keeps num_pos from before filtering (checked above against the report); the prepared
+    # corpus's dictionary counts the tokens it holds
+    assert (whole.num_docs, whole.num_nnz) == (saved.num_docs, saved.num_nnz)
 
 
-def test_outputs_are_present_and_consistent(lee_prepared):
+def test_outputs_are_present_and_consistent(lee_prepared, tmp_path):
     path = lee_prepared.path
     for name in (
-        "dictionary.gensim",
         "vocabulary.txt",
-        "corpus.mm",
         "tokens.npy",
         "offsets.npy",
         "documents.csv",
@@ -297,7 +298,8 @@ def test_outputs_are_present_and_consistent(lee_prepared):
     ):
         assert (path / name).is_file(), name
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp folders left
-    saved = Dictionary.load(str(path / "dictionary.gensim"))
+    exported = export_prepared(lee_prepared, tmp_path / "gensim", "gensim")  # gensim's own writers
+    saved = Dictionary.load(str(exported / "dictionary.gensim"))
     assert [saved[i] for i in range(len(saved))] == lee_prepared.vocabulary
     assert lee_prepared.dictionary.token2id == saved.token2id
 
@@ -305,7 +307,7 @@ def test_outputs_are_present_and_consistent(lee_prepared):
     bows = list(lee_prepared.bow())
     assert len(texts) == len(bows) == lee_prepared.num_docs == 300
     assert bows == [saved.doc2bow(text) for text in texts]
-    assert [[(i, int(c)) for i, c in doc] for doc in MmCorpus(str(path / "corpus.mm"))] == bows
+    assert [[(i, int(c)) for i, c in doc] for doc in MmCorpus(str(exported / "corpus.mm"))] == bows
     assert sum(map(len, texts)) == lee_prepared.num_tokens == int(lee_prepared.term_frequency.sum())
 
     documents = lee_prepared.documents
@@ -376,7 +378,6 @@ def test_processes_give_identical_outputs(tmp_path, lee_prepared):
         "offsets.npy",
         "vocabulary.txt",
         "documents.csv",
-        "corpus.mm",
         "phrases.json",
         "term_frequency.npy",
         "document_frequency.npy",
@@ -484,11 +485,21 @@ def test_token_ids_follow_gensim_order_for_octis_input(shared_data, tmp_path):
     assert gensim_dictionary(three).token2id == three.dictionary.token2id
 
 
-def test_corpus_mm_is_byte_identical_to_gensim_mmwriter(lee_prepared, tmp_path):
-    from gensim.matutils import MmWriter
+def test_exports_carry_the_same_documents_and_vocabulary(lee_prepared, tmp_path):
+    from gensim.corpora import MalletCorpus
 
-    MmWriter.write_corpus(str(tmp_path / "gensim.mm"), lee_prepared.bow(), num_terms=lee_prepared.num_terms)
-    assert (tmp_path / "gensim.mm").read_bytes() == (lee_prepared.path / "corpus.mm").read_bytes()
+    bows = [[(i, int(c)) for i, c in doc] for doc in lee_prepared.bow()]
+    mallet = export_prepared(lee_prepared, tmp_path / "mallet", "mallet")
+    dictionary = lee_prepared.dictionary
+    read_back = MalletCorpus(str(mallet / "corpus.mallet"), id2word=dictionary)
+    assert [sorted((i, int(c)) for i, c in doc) for doc in read_back] == [sorted(doc) for doc in bows]
+    octis = export_prepared(lee_prepared, tmp_path / "octis", "octis")
+    again = preprocess(read_corpus(octis, format="octis"), PreprocessConfig(), tmp_path / "again", processes=1)
+    assert list(again.texts()) == list(lee_prepared.texts()) and again.vocabulary == lee_prepared.vocabulary
+    with pytest.raises(ConfigError, match="unknown export format 'csv'"):
+        export_prepared(lee_prepared, tmp_path / "x", "csv")  # type: ignore[arg-type]
+    with pytest.raises(CorpusError, match="not empty"):
+        export_prepared(lee_prepared, tmp_path / "octis", "octis")
 
 
 def test_phrase_joiner_matches_gensim_frozen_phrases():
@@ -515,3 +526,15 @@ def test_pipeline_splits_like_the_whole_text():
         if token is not None:
             expected.append(token)
     assert pipeline(text) == expected
+
+
+def test_cli_export_writes_gensims_files(lee_prepared, tmp_path):
+    from typer.testing import CliRunner
+
+    from topics.cli import app
+
+    result = CliRunner().invoke(app, ["export", str(lee_prepared.path), "--out", str(tmp_path / "g"), "--format", "gensim"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["corpus.mm", "corpus.mm.index", "dictionary.gensim"]
+    result = CliRunner().invoke(app, ["export", str(lee_prepared.path), "--out", str(tmp_path / "h"), "--format", "csv"])
+    assert result.exit_code == 2 and "unknown export format 'csv'" in result.output

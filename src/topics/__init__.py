@@ -36,6 +36,7 @@ _EXPORTS = {
     # 2 preprocessing
     "preprocess": "topics.preprocessing",
     "PreparedCorpus": "topics.preprocessing",
+    "export_prepared": "topics.preprocessing",
     # 3 training
     "train_lda": "topics.training",
     "TrainedModel": "topics.training",
@@ -61,6 +62,9 @@ _EXPORTS = {
     "infer_source": "topics.reading",
     "topic_trends": "topics.reading",
     "write_trends": "topics.reading",
+    "trend_words": "topics.reading",
+    "evaluate_by_period": "topics.reading",
+    "write_period_metrics": "topics.reading",
     "best_run": "topics.reading",
     "compare_experiments": "topics.reading",
     "compare_runs": "topics.reading",

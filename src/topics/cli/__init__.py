@@ -76,4 +76,4 @@ def main(
     )
 
 
-from topics.cli import experiment, pipeline, reading  # noqa: E402,F401  (registers the commands)
+from topics.cli import experiment, export, pipeline, reading  # noqa: E402,F401  (registers the commands)

@@ -153,7 +153,7 @@ def heldout_mask(n_docs: int, config: PreprocessConfig, own_splits: Iterable[str
 
 
 def assemble_outputs(work: Path, workers: Workers, meta_path: Path, dictionary, is_test: np.ndarray) -> dict:
-    """Token ids, bag-of-words, documents.csv: the workers write their chunks, the main process
+    """Token ids, offsets and documents.csv: the workers write their chunks, the main process
     concatenates them in chunk order. Returns empty-document facts."""
     facts = workers.all("write_token_files", dictionary.token2id)
     n_docs, n_chunks, n_tokens = (
@@ -161,29 +161,24 @@ def assemble_outputs(work: Path, workers: Workers, meta_path: Path, dictionary, 
         sum(map(len, facts)),
         sum(dictionary.cfs.values()),
     )
-    n_nnz = sum(chunk[2] for shard in facts for chunk in shard)
+    n_nnz = int(dictionary.num_nnz)  # a word counted once per document containing it: the bag-of-words' non-zeros
     empty: list[dict] = []
     n_empty = offset = 0
     with ExitStack() as files:
-        ids_in, lengths_in, mm_in = (
-            [files.enter_context(shard.path(name).open("rb")) for shard in workers.shards] for name in ("ids", "lengths", "mm")
+        ids_in, lengths_in = (
+            [files.enter_context(shard.path(name).open("rb")) for shard in workers.shards] for name in ("ids", "lengths")
         )
         tokens_out = files.enter_context(npy_writer(work / "tokens.npy", "<i4", n_tokens))
         offsets_out = files.enter_context(npy_writer(work / "offsets.npy", "<i8", n_docs + 1))
-        mm_out = files.enter_context((work / "corpus.mm").open("wb"))
         meta = csv.reader(files.enter_context(meta_path.open(encoding="utf-8", newline="")))
         writer = csv.writer(files.enter_context((work / "documents.csv").open("w", encoding="utf-8", newline="")))
         writer.writerow(DOCUMENT_COLUMNS)
-        # gensim's MmWriter header: the sizes line padded to 50 characters
-        mm_out.write(b"%%MatrixMarket matrix coordinate real general\n")
-        mm_out.write(f"{n_docs} {len(dictionary)} {n_nnz}".ljust(50).encode("ascii") + b"\n")
         np.zeros(1, dtype="<i8").tofile(offsets_out)
         index = 0
         for chunk in range(n_chunks):
             shard = chunk % workers.count
-            docs, n_ids, _, n_bytes = facts[shard][chunk // workers.count]
+            docs, n_ids = facts[shard][chunk // workers.count]
             tokens_out.write(ids_in[shard].read(4 * n_ids))
-            mm_out.write(mm_in[shard].read(n_bytes))
             lengths = np.frombuffer(lengths_in[shard].read(8 * docs), dtype="<i8")
             (offset + np.cumsum(lengths)).astype("<i8").tofile(offsets_out)
             offset += int(lengths.sum())

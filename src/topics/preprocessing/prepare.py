@@ -17,11 +17,9 @@ The folder (written atomically) holds::
 
     prepared.json        format version, resolved config, fingerprints, package versions
     report.json          documents read, skipped (and why), empty documents, sizes, seconds
-    dictionary.gensim    gensim Dictionary.save (pickle); the same data pickle-free in:
     vocabulary.txt       one word a line, in id order
     term_frequency.npy   int64 per id: occurrences in the corpus
     document_frequency.npy  int64 per id: documents containing the word
-    corpus.mm            bag-of-words of every document, in order (Matrix Market)
     tokens.npy, offsets.npy  token ids of document d: tokens[offsets[d]:offsets[d + 1]]
     is_test.npy          bool per document: held out
     documents.csv        id, title, date, url, source, n_tokens, label, split
@@ -289,7 +287,6 @@ def _prepare_into(
             "workers": workers.all("peak_rss_mb") if processes > 1 else [],
         }
 
-    dictionary.save(str(work / "dictionary.gensim"))
     write_vocabulary(work, dictionary)
     write_phrases(
         work / "phrases.json",

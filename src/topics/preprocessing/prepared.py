@@ -38,7 +38,6 @@ REQUIRED_FILES = (
     "vocabulary.txt",
     "term_frequency.npy",
     "document_frequency.npy",
-    "corpus.mm",
     "tokens.npy",
     "offsets.npy",
     "is_test.npy",

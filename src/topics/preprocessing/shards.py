@@ -209,18 +209,12 @@ class Shard:
     def peak_rss_mb(self) -> float | None:
         return peak_rss_mb()
 
-    def write_token_files(self, token2id: dict[str, int]) -> list[tuple[int, int, int, int]]:
-        """Token ids, document lengths and Matrix Market lines of each chunk, to three files.
-        Returns per chunk: documents, token ids, non-zeros, bytes of Matrix Market lines."""
-        get, num_terms = token2id.get, max(len(token2id), 1)
+    def write_token_files(self, token2id: dict[str, int]) -> list[tuple[int, int]]:
+        """Token ids and document lengths of each chunk, to two files. Returns per chunk: documents, token ids."""
+        get = token2id.get
         facts = []
-        with (
-            self.path("ids").open("wb") as ids_out,
-            self.path("lengths").open("wb") as lengths_out,
-            self.path("mm").open("wb") as mm_out,
-        ):
-            for k, texts in enumerate(self._chunks()):
-                first_doc = (self.index + k * self.count) * CHUNK_DOCS
+        with self.path("ids").open("wb") as ids_out, self.path("lengths").open("wb") as lengths_out:
+            for texts in self._chunks():
                 flat = list(chain.from_iterable(texts))
                 ids = np.fromiter(map(get, flat, repeat(-1)), dtype=np.int64, count=len(flat))
                 docs = np.repeat(np.arange(len(texts)), [len(tokens) for tokens in texts])
@@ -228,15 +222,7 @@ class Shard:
                 ids, docs = ids[keep], docs[keep]
                 ids.astype("<i4").tofile(ids_out)
                 np.bincount(docs, minlength=len(texts)).astype("<i8").tofile(lengths_out)
-                cells, counts = np.unique(docs * num_terms + ids, return_counts=True)
-                rows = zip(
-                    (cells // num_terms + first_doc + 1).tolist(),
-                    (cells % num_terms + 1).tolist(),
-                    counts.tolist(),
-                )
-                lines = "".join(map("%d %d %d\n".__mod__, rows)).encode("ascii")  # as gensim's MmWriter
-                mm_out.write(lines)
-                facts.append((len(texts), len(ids), len(cells), len(lines)))
+                facts.append((len(texts), len(ids)))
         return facts
 
 
