@@ -23,7 +23,6 @@ from topics.preprocessing.phrases import phrase_layer
 from topics.preprocessing.prepared import (
     DOCUMENT_COLUMNS,
     EMPTY_LISTED,
-    npy_writer,
 )
 from topics.preprocessing.shards import CHUNK_DOCS, Workers
 
@@ -168,19 +167,19 @@ def assemble_outputs(work: Path, workers: Workers, meta_path: Path, dictionary, 
         ids_in, lengths_in = (
             [files.enter_context(shard.path(name).open("rb")) for shard in workers.shards] for name in ("ids", "lengths")
         )
-        tokens_out = files.enter_context(npy_writer(work / "tokens.npy", "<i4", n_tokens))
-        offsets_out = files.enter_context(npy_writer(work / "offsets.npy", "<i8", n_docs + 1))
+        tokens_out = np.lib.format.open_memmap(work / "tokens.npy", mode="w+", dtype="<i4", shape=(n_tokens,))
+        offsets_out = np.lib.format.open_memmap(work / "offsets.npy", mode="w+", dtype="<i8", shape=(n_docs + 1,))
         meta = csv.reader(files.enter_context(meta_path.open(encoding="utf-8", newline="")))
         writer = csv.writer(files.enter_context((work / "documents.csv").open("w", encoding="utf-8", newline="")))
         writer.writerow(DOCUMENT_COLUMNS)
-        np.zeros(1, dtype="<i8").tofile(offsets_out)
+        offsets_out[0] = 0
         index = 0
         for chunk in range(n_chunks):
             shard = chunk % workers.count
             docs, n_ids = facts[shard][chunk // workers.count]
-            tokens_out.write(ids_in[shard].read(4 * n_ids))
+            tokens_out[offset : offset + n_ids] = np.frombuffer(ids_in[shard].read(4 * n_ids), dtype="<i4")
             lengths = np.frombuffer(lengths_in[shard].read(8 * docs), dtype="<i8")
-            (offset + np.cumsum(lengths)).astype("<i8").tofile(offsets_out)
+            offsets_out[index + 1 : index + 1 + docs] = offset + np.cumsum(lengths)
             offset += int(lengths.sum())
             for length, (doc_id, title, date, url, source, label, _) in zip(lengths.tolist(), islice(meta, docs), strict=True):
                 writer.writerow(
@@ -206,6 +205,9 @@ def assemble_outputs(work: Path, workers: Workers, meta_path: Path, dictionary, 
                                 "reason": "no tokens left after preprocessing",
                             }
                         )
+    for array in (tokens_out, offsets_out):
+        array.flush()
+    del tokens_out, offsets_out  # unmapped before the folder is swapped into place
     if offset != n_tokens or index != n_docs:  # the dictionary's counts and the ids written must agree
         raise RuntimeError(f"wrote {offset} token ids of {index} documents, dictionary counts {n_tokens}")
     return {

@@ -49,15 +49,6 @@ REQUIRED_FILES = (
 # --- writing the folder -----------------------------------------------------------------------
 
 
-def npy_writer(path: Path, dtype: str, length: int):
-    handle = path.open("wb")
-    np.lib.format.write_array_header_1_0(
-        handle,
-        {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": (length,)},
-    )
-    return handle
-
-
 def write_vocabulary(work: Path, dictionary) -> None:
     ids = range(len(dictionary))
     id2token = {index: token for token, index in dictionary.token2id.items()}
