@@ -151,8 +151,27 @@ class Corpus:
 
 
 def read_corpus(source: str | Path, format: str | None = None, **field_options: str) -> Corpus:
-    """A Corpus from a path (or ``sample:lee``), a format name (detected when None) and field options
-    (``text_field``, ``id_field``, ``title_field``, ``date_field``, ``label_field``).
+    """A re-iterable stream of documents from a folder, a file or ``sample:lee``.
+
+    Parameters
+    ----------
+    source : path or str
+        A folder of articles or text files, a JSONL/CSV/lines file, an OCTIS folder, or ``sample:lee``.
+    format : str, optional
+        ``articles``, ``text``, ``lines``, ``jsonl``, ``csv``, ``octis`` or ``sample``; detected when None.
+    **field_options : str
+        JSONL/CSV field names: ``text_field``, ``id_field``, ``title_field``, ``date_field``, ``label_field``.
+
+    Returns
+    -------
+    Corpus
+        Reads from disk on every iteration; ``corpus.report`` counts what was read and skipped, and why.
+
+    Examples
+    --------
+    >>> corpus = topics.read_corpus("sample:lee")  # doctest: +SKIP
+    >>> next(iter(corpus)).id  # doctest: +SKIP
+    'lee-0'
     """
 
     if format is not None and format not in READERS:

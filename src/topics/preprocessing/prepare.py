@@ -133,11 +133,32 @@ def preprocess(
     progress: Callable[[int], None] | None = None,
     force: bool = False,
 ) -> PreparedCorpus:
-    """Prepare ``corpus`` (re-iterable Documents with ``.report``, ``.fingerprint()``, ``.format``)
-    into the folder ``out_dir``; reuse it if it already holds this corpus with this config.
+    """Clean, tokenise and count ``corpus`` into a prepared corpus folder (reused when it already
+    holds this corpus with this config).
 
-    ``processes``: worker processes for tokenising (default: all cores). ``progress(n)`` is called
-    with the number of documents tokenised so far. ``force`` replaces a folder holding anything else.
+    Parameters
+    ----------
+    corpus : Corpus
+        Re-iterable documents with ``.report``, ``.fingerprint()`` and ``.format`` (``topics.read_corpus``).
+    config : PreprocessConfig
+        Token steps, phrases and vocabulary filters.
+    out_dir : path
+        The folder to write, atomically (built beside, swapped in when complete).
+    processes : int, optional
+        Worker processes for tokenising; default: all cores. Outputs are identical for any number.
+    progress : callable, optional
+        Called with the number of documents tokenised so far.
+    force : bool
+        Replace a prepared corpus of other inputs or settings (never a folder that is not one).
+
+    Returns
+    -------
+    PreparedCorpus
+
+    Examples
+    --------
+    >>> prepared = topics.preprocess(topics.read_corpus("sample:lee"), topics.PreprocessConfig(), "prepared/lee")  # doctest: +SKIP
+    >>> prepared.num_docs, prepared.num_terms  # doctest: +SKIP
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)

@@ -26,7 +26,13 @@ def compare_experiments(
     metric: str | None = None,
     by: Sequence[str] | None = None,
 ) -> Comparison:
-    """Runs of one or more experiment results folders side by side (``experiment`` column added)."""
+    """Runs of one or more experiment results folders side by side (``experiment`` column added).
+
+    Examples
+    --------
+    >>> comparison = topics.compare_experiments(["results/k-sweep"], metric="c_npmi", by=["num_topics"])  # doctest: +SKIP
+    >>> comparison.verdict()  # doctest: +SKIP
+    """
     import pandas as pd
 
     tables = []
@@ -56,7 +62,12 @@ class TopicMatch:
 
 
 def compare_runs(run_a: Run | str | Path, run_b: Run | str | Path, topn: int = 10) -> TopicMatch:
-    """Match the topics of two runs one to one; the larger model's extra topics are left unmatched."""
+    """Match the topics of two runs one to one; the larger model's extra topics are left unmatched.
+
+    Examples
+    --------
+    >>> topics.compare_runs("runs/a", "runs/b").matched.head()  # doctest: +SKIP
+    """
     import pandas as pd
 
     a = run_a if isinstance(run_a, Run) else load_run(run_a)

@@ -59,6 +59,10 @@ def representative_documents(run: Run, topic: int, n: int = 5) -> pd.DataFrame:
 
     Title, date and url come from the prepared corpus; when it cannot be found they are left
     empty (with a logged warning), so the ids and weights can still be read.
+
+    Examples
+    --------
+    >>> topics.representative_documents(run, topic=2, n=5)  # doctest: +SKIP
     """
     import pandas as pd
 
@@ -126,7 +130,12 @@ def infer_documents(run: Run, documents: Iterable[Document]) -> pd.DataFrame:
 
 
 def infer_texts(run: Run, texts: Iterable[str] | str) -> pd.DataFrame:
-    """``infer_documents`` for plain texts (ids 0, 1, ...); a single string is one document."""
+    """``infer_documents`` for plain texts (ids 0, 1, ...); a single string is one document.
+
+    Examples
+    --------
+    >>> topics.infer_texts(run, ["Shares fell as the central bank raised rates"])  # doctest: +SKIP
+    """
 
     if isinstance(texts, str):
         texts = [texts]
@@ -134,6 +143,11 @@ def infer_texts(run: Run, texts: Iterable[str] | str) -> pd.DataFrame:
 
 
 def infer_source(run: Run, source: str, format: str | None = None) -> pd.DataFrame:
-    """``infer_documents`` for a corpus folder or file, read as ``topics preprocess`` reads one."""
+    """``infer_documents`` for a corpus folder or file, read as ``topics preprocess`` reads one.
+
+    Examples
+    --------
+    >>> topics.infer_source(run, "new-articles/")  # doctest: +SKIP
+    """
 
     return infer_documents(run, read_corpus(source, format=format))

@@ -97,7 +97,13 @@ def read_user_labels(run_dir: Path, num_topics: int) -> dict[int, str]:
 
 
 def topic_labels(model: TopicModel, run_dir: Path | None = None) -> dict[int, str]:
-    """Every topic's label: the user's from ``labels.toml`` where given, else the automatic one."""
+    """Every topic's label: the user's from ``labels.toml`` where given, else the automatic one.
+
+    Examples
+    --------
+    >>> topics.topic_labels(run.model, run.path)[0]  # doctest: +SKIP
+    'israeli / palestinian / arafat'
+    """
     labels = automatic_labels(model)
     if run_dir is not None:
         labels.update(read_user_labels(run_dir, model.num_topics))

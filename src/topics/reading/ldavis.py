@@ -60,7 +60,12 @@ def ldavis_html(run: Run) -> str:
 
 
 def write_ldavis(run_dir: str | Path) -> Path:
-    """Write ``ldavis.html`` into a run folder (kept in its manifest); returns its path."""
+    """Write ``ldavis.html`` into a run folder (kept in its manifest); returns its path.
+
+    Examples
+    --------
+    >>> topics.write_ldavis("results/quickstart/runs/k10-seed0-e8a83cad")  # doctest: +SKIP
+    """
 
     run_dir = Path(run_dir)
     if not is_run_folder(run_dir):

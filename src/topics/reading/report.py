@@ -400,7 +400,13 @@ def write_report(
     words: int = 10,
     docs: int = 5,
 ) -> Path:
-    """Write ``report.html`` into a run folder (kept in its manifest) or an experiment folder; returns its path."""
+    """Write ``report.html`` into a run folder (kept in its manifest) or an experiment folder; returns its path.
+
+    Examples
+    --------
+    >>> topics.write_report("results/quickstart")  # doctest: +SKIP
+    PosixPath('results/quickstart/report.html')
+    """
 
     folder = Path(folder)
     if not folder.is_dir():
