@@ -1,10 +1,15 @@
-"""Reading a run: labels, trends over time, representative documents, inference; the CLI commands
-`show`, `trends` and `infer` with their errors. On generated dated articles with planted topics."""
+"""Reading a run: labels, trends over time, words and coherence per period, representative documents,
+inference; the CLI commands `show`, `trends`, `infer` and `evaluate --by-period` with their errors. On
+generated dated articles with planted topics, and with planted drift."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import random
 import shutil
+from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,7 +22,7 @@ from topics.config import PreprocessConfig, TrainConfig
 from topics.corpus.stream import read_corpus
 from topics.errors import ConfigError, RunError
 from topics.preprocessing.prepare import preprocess
-from topics.reading import infer_texts, representative_documents, topic_trends
+from topics.reading import evaluate_by_period, infer_texts, representative_documents, topic_trends, trend_words
 from topics.reading.labels import automatic_labels, topic_labels
 from topics.runs.run import create_run, load_run
 
@@ -102,7 +107,7 @@ def test_trends_command_writes_csv_and_png_and_keeps_the_manifest_valid(run_copy
     assert (run_copy.path / "trends.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     run = load_run(run_copy.path)
     run.verify()
-    assert {"trends.csv", "trends.png"} <= set(run.manifest["files"])
+    assert {"trends.csv", "trends.png"} <= set(run.manifest["outputs"])
     run.native_model()  # the model is still trusted
 
 
@@ -165,6 +170,14 @@ def test_bad_input_is_one_message_and_exit_code_2(dated_run, tmp_path, monkeypat
         topic_trends(run)
     result = invoke("trends", run.path)
     assert result.exit_code == 2 and "has a date" in result.output
+    with pytest.raises(RunError, match="none of its 30 documents has a date, so there are no words per period"):
+        trend_words(run)
+    result = invoke("trends", run.path, "--words", 5)
+    assert result.exit_code == 2 and "no words per period" in result.output and "Traceback" not in result.output
+    assert not (run.path / "trend_words.csv").exists()
+    result = invoke("evaluate", run.path, "--by-period", "month")
+    assert result.exit_code == 2 and "there is no coherence over time" in result.output
+    assert not (run.path / "metrics.json").exists()  # refused before scoring
 
 
 def test_writing_trends_leaves_the_users_matplotlib_backend_alone(dated_run):
@@ -176,3 +189,214 @@ def test_writing_trends_leaves_the_users_matplotlib_backend_alone(dated_run):
     write_trends(dated_run, "month")
     assert matplotlib.get_backend() == "svg"
     assert (dated_run.path / "trends.png").read_bytes().startswith(b"\x89PNG")
+
+
+# --- words and coherence per period -------------------------------------------------------------
+
+DRIFT = {  # group: (core words, words before SWITCH, words from SWITCH on)
+    "energy": ("gas energy supply oil", "pipeline price barrel refinery tanker", "sanction embargo ban tariff penalty"),
+    "sport": ("sport team player match", "football goal striker referee stadium", "tennis racket serve court wimbledon"),
+}
+LATE = "rocket orbit satellite astronaut launch mission planet telescope"  # only from LATE_START on
+START, SWITCH, LATE_START = dt.date(2020, 1, 1), dt.date(2020, 10, 1), dt.date(2021, 1, 1)
+GAP = (2020, 6)  # no article is dated in June 2020
+
+
+def write_drift_articles(folder: Path, n: int = 180, seed: int = 0) -> Path:
+    """Articles every three days from 2020-01-01 (18 months): energy and sport throughout, each 60 %
+    core words and 40 % words of its era, whose vocabulary switches on 2020-10-01 (halfway); space
+    only in the last six months; none in June 2020."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    for i in range(n):
+        day = START + dt.timedelta(days=3 * i)
+        if (day.year, day.month) == GAP:
+            continue
+        group = rng.choice(["energy", "sport"] + (["space"] if day >= LATE_START else []))
+        if group == "space":
+            words = [rng.choice(LATE.split()) for _ in range(60)]
+        else:
+            core, early, late = (part.split() for part in DRIFT[group])
+            era = early if day < SWITCH else late
+            words = [rng.choice(core) if rng.random() < 0.6 else rng.choice(era) for _ in range(60)]
+        (folder / f"{i:03d}_{group}.txt").write_text(
+            f"# {group.title()} story {i}\n\n{day:%B} {day.day}, {day.year}\n\n{' '.join(words)}.\n\n"
+            f"Original url:\n\n<https://example.org/{group}/{i}>\n",
+            encoding="utf-8",
+        )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def drift_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("drift")
+    articles = write_drift_articles(root / "articles")
+    prepared = preprocess(read_corpus(articles), PreprocessConfig(no_below=1, phrases="none"), root / "prepared", processes=1)
+    return create_run(prepared, TrainConfig(num_topics=3, passes=10), seed=0, run_dir=root / "run")
+
+
+def drift_topics(run) -> dict[str, int]:
+    top = run.model.top_words(10)
+    return {group: next(k for k, words in enumerate(top) if word in words) for group, word in DRIFT_MARKERS.items()}
+
+
+DRIFT_MARKERS = {"energy": "gas", "sport": "sport", "space": "rocket"}
+
+
+def test_trend_words_show_the_planted_vocabulary_switch(drift_run):
+    topics = drift_topics(drift_run)
+    assert len(set(topics.values())) == 3
+    table = trend_words(drift_run, "quarter", words=10)
+    assert list(table.columns) == ["period", "topic", "rank", "word", "weight", "documents", "sufficient", "min_docs"]
+    assert table["period"].unique().tolist() == [f"{y}-{m:02d}-01" for y in (2020, 2021) for m in (1, 4, 7, 10)][:6]
+    for group in DRIFT:
+        _, early, late = (set(part.split()) for part in DRIFT[group])
+        rows = table[(table["topic"] == topics[group]) & table["sufficient"]]
+        before = rows[rows["period"] < SWITCH.isoformat()]
+        after = rows[rows["period"] >= SWITCH.isoformat()]
+        assert before["period"].nunique() == 3 and after["period"].nunique() >= 1
+        # the top 10: the core and the era's words (and maybe a stray word another topic lends)
+        for period, words in before.groupby("period")["word"]:
+            assert len(set(words) & early) >= 4 and not set(words) & late, (group, period, list(words))
+        for period, words in after.groupby("period")["word"]:
+            assert len(set(words) & late) >= 4 and not set(words) & early, (group, period, list(words))
+        # ranked by relevance against the topic overall (λ 0.3), the era's words come first
+        relevant = trend_words(drift_run, "quarter", words=3, ranking="relevance", relevance_lambda=0.3)
+        relevant = relevant[(relevant["topic"] == topics[group]) & relevant["sufficient"]]
+        for period, words in relevant.groupby("period")["word"]:
+            assert set(words) <= (early if period < SWITCH.isoformat() else late), (group, period, list(words))
+
+
+def test_a_topic_that_appears_late_has_near_zero_prevalence_and_no_words_before(drift_run):
+    space = drift_topics(drift_run)["space"]
+    prevalence = topic_trends(drift_run, "quarter").prevalence[f"topic_{space}"]
+    assert (prevalence[prevalence.index < LATE_START.isoformat()] < 0.02).all()
+    assert (prevalence[prevalence.index >= LATE_START.isoformat()] > 0.2).all()
+    table = trend_words(drift_run, "quarter", words=5)
+    rows = table[table["topic"] == space]
+    early = rows[rows["period"] < LATE_START.isoformat()]
+    assert (~early["sufficient"]).all() and (early["word"] == "").all() and early["rank"].isna().all()
+    assert (early["documents"] < 1).all()
+    late = rows[rows["period"] >= LATE_START.isoformat()]
+    assert late["sufficient"].all() and set(late["word"]) <= set(LATE.split())
+
+
+def test_insufficient_and_empty_periods_are_marked_not_filled(drift_run):
+    table = trend_words(drift_run, "month", words=4, min_docs=5)
+    num_topics = drift_run.model.num_topics
+    pairs = table.drop_duplicates(["period", "topic"])
+    assert len(table["period"].unique()) == 18 and len(pairs) == 18 * num_topics  # June 2020 kept
+    june = table[table["period"] == "2020-06-01"]
+    assert len(june) == num_topics and (june["documents"] == 0).all() and (~june["sufficient"]).all()
+    assert (table["min_docs"] == 5).all()
+    assert ((pairs["documents"] >= 5) == pairs["sufficient"]).all()
+    short = table[~table["sufficient"]]
+    assert len(short) > num_topics  # beyond June: the months where a topic has fewer than 5 documents
+    assert short["weight"].isna().all() and (short["word"] == "").all()
+    full = table[table["sufficient"]]
+    assert (full.groupby(["period", "topic"]).size() == 4).all()
+    assert (full.groupby(["period", "topic"])["weight"].apply(lambda w: w.is_monotonic_decreasing)).all()
+
+
+def brute_force_words(run, period_code: str, n: int, lam: float | None, min_docs: float):
+    """{(period, topic): [(word, weight), ...]} by loops over documents and tokens (lam None: by probability)."""
+    metadata = run.prepared.documents.set_index("id")
+    theta = run.model.doc_topics / run.model.doc_topics.sum(axis=1, keepdims=True)
+    counts: dict = defaultdict(lambda: defaultdict(float))
+    effective: dict = defaultdict(float)
+    for d, (doc_id, tokens) in enumerate(zip(run.model.doc_ids, run.prepared.texts())):
+        date = metadata.loc[doc_id, "date"]
+        if not date:
+            continue
+        label = pd.Period(date, freq=period_code).start_time.date().isoformat()
+        for k in range(run.model.num_topics):
+            effective[label, k] += theta[d, k]
+            for word in tokens:
+                counts[label, k][word] += theta[d, k]
+    pooled: dict = defaultdict(lambda: defaultdict(float))
+    for (_, k), words in counts.items():
+        for word, value in words.items():
+            pooled[k][word] += value
+    result = {}
+    for (label, k), words in counts.items():
+        if effective[label, k] < min_docs:
+            result[label, k] = []
+            continue
+        mass = sum(words.values())
+        p = {w: v / mass for w, v in words.items() if v > 0}
+        if lam is None:
+            score = {w: np.log(v) for w, v in p.items()}
+        else:
+            total = sum(pooled[k].values())
+            score = {w: lam * np.log(v) + (1 - lam) * np.log(v / (pooled[k][w] / total)) for w, v in p.items()}
+        best = sorted(p, key=lambda w: -score[w])[:n]
+        result[label, k] = [(w, p[w], score[w], effective[label, k]) for w in best]
+    return result
+
+
+@pytest.mark.parametrize("ranking", ["probability", "relevance"])
+def test_trend_words_agree_with_a_brute_force_loop(dated_run, ranking):
+    lam = None if ranking == "probability" else 0.4
+    expected = brute_force_words(dated_run, "M", 6, lam, min_docs=3)
+    table = trend_words(dated_run, "month", words=6, ranking=ranking, relevance_lambda=0.4, min_docs=3)
+    pairs = table.drop_duplicates(["period", "topic"])
+    assert {(p, k) for p, k in zip(pairs["period"], pairs["topic"])} == set(expected)
+    for (label, k), rows in table.groupby(["period", "topic"]):
+        want = expected[label, k]
+        assert bool(rows["sufficient"].iloc[0]) == bool(want)
+        if not want:
+            continue
+        np.testing.assert_allclose(rows["documents"].iloc[0], want[0][3], rtol=1e-9)
+        # compared by value, not word by word: exactly tied words may come in either order
+        np.testing.assert_allclose(sorted(rows["weight"]), sorted(w[1] for w in want), rtol=1e-9)
+        got = dict(zip(rows["word"], rows["weight"]))
+        for word, weight, _, _ in want:
+            if word in got:
+                assert got[word] == pytest.approx(weight, rel=1e-9)
+        assert list(rows["rank"]) == list(range(1, len(want) + 1))
+
+
+def test_trends_command_writes_trend_words_and_evaluate_scores_each_period(run_copy):
+    result = invoke("trends", run_copy.path, "--period", "quarter", "--words", 5, "--min-docs", 3)
+    assert result.exit_code == 0, result.output
+    output = result.output.replace("\n", "")  # rich wraps long paths
+    assert "trend_words.csv" in output and "(period, topic) pairs" in output
+    table = pd.read_csv(run_copy.path / "trend_words.csv", keep_default_na=False, na_values=[""])
+    assert list(table.columns) == ["period", "topic", "rank", "word", "weight", "documents", "sufficient", "min_docs"]
+    assert table["period"].iloc[0] == "2020-01-01" and (table["min_docs"] == 3).all()
+    assert len(pd.read_csv(run_copy.path / "trends.csv")) == table["period"].nunique()
+
+    result = invoke("evaluate", run_copy.path, "--by-period", "quarter", "--measure", "c_npmi")
+    assert result.exit_code == 0, result.output
+    assert "period_metrics.csv" in result.output.replace("\n", "")
+    metrics = pd.read_csv(run_copy.path / "period_metrics.csv", dtype={"topic": str})
+    assert list(metrics.columns) == ["period", "topic", "documents", "sufficient", "c_npmi", "diversity"]
+    topics = metrics[metrics["topic"] != "all"]
+    summary = metrics[metrics["topic"] == "all"]
+    assert len(summary) == metrics["period"].nunique() == table["period"].nunique()
+    assert topics["sufficient"].any()
+    assert np.isfinite(topics.loc[topics["sufficient"], "c_npmi"]).all()
+    assert topics.loc[~topics["sufficient"], "c_npmi"].isna().all()
+    assert summary["diversity"].between(0, 1).all()
+    run = load_run(run_copy.path)
+    run.verify()
+    assert {"trend_words.csv", "period_metrics.csv", "metrics.json"} <= set(run.manifest.get("outputs", run.manifest["files"]))
+    run.native_model()
+
+    result = invoke("evaluate", run_copy.path, "--by-period", "day")
+    assert result.exit_code == 2 and "unknown period 'day'" in result.output
+    result = invoke("trends", run_copy.path, "--words", 3, "--ranking", "lift")
+    assert result.exit_code == 2 and "unknown ranking 'lift'" in result.output
+
+
+def test_coherence_per_period_counts_only_the_periods_documents(drift_run):
+    table = evaluate_by_period(drift_run, "quarter", topn=5)
+    topics = drift_topics(drift_run)
+    energy = table[table["topic"] == str(topics["energy"])]
+    assert energy["sufficient"].all() or energy["sufficient"].sum() >= 4
+    assert np.isfinite(energy.loc[energy["sufficient"], "c_npmi"]).all()
+    space = table[table["topic"] == str(topics["space"])]
+    assert space.loc[space["period"] < LATE_START.isoformat(), "c_npmi"].isna().all()
+    summary = table[table["topic"] == "all"].set_index("period")
+    # before space appears two topics with disjoint words: every top word is unique
+    assert (summary.loc[summary.index < LATE_START.isoformat(), "diversity"] == 1.0).all()

@@ -9,8 +9,9 @@ from topics.reading.documents import (
 )
 from topics.reading.labels import topic_labels
 from topics.reading.ldavis import write_ldavis
+from topics.reading.periods import evaluate_by_period, write_period_metrics
 from topics.reading.report import best_run, write_report
-from topics.reading.trends import Trends, topic_trends, write_trends
+from topics.reading.trends import Trends, topic_trends, trend_words, write_trends
 
 __all__ = [
     "TopicMatch",
@@ -18,13 +19,16 @@ __all__ = [
     "best_run",
     "compare_experiments",
     "compare_runs",
+    "evaluate_by_period",
     "infer_documents",
     "infer_source",
     "infer_texts",
     "representative_documents",
     "topic_labels",
     "topic_trends",
+    "trend_words",
     "write_ldavis",
+    "write_period_metrics",
     "write_report",
     "write_trends",
 ]
