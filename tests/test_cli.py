@@ -96,7 +96,7 @@ def test_unknown_format(tmp_path):
 def test_num_topics_below_one(lee_prepared, tmp_path):
     assert_clean_error(
         invoke("train", lee_prepared, "--out", tmp_path / "r", "-k", 0),
-        "[model] num_topics must be greater than or equal to 1, got 0",
+        "[model] num_topics must be >= 1, got 0",
     )
     assert not (tmp_path / "r").exists()
 
@@ -219,3 +219,32 @@ def test_library_messages_name_settings_and_the_cli_names_flags(lee_prepared, le
     assert "--" not in str(raised.value)
     result = invoke("train", lee_prepared, "--out", lee_run, "-k", 5)
     assert_clean_error(result, "--force to replace it")
+
+
+def test_train_progress_to_a_log_is_plain_lines(lee_prepared, tmp_path, monkeypatch):
+    from topics.cli import render
+
+    monkeypatch.setattr(render, "PLAIN_INTERVAL", 0.0)  # a line per pass; 10 s apart by default
+    result = invoke("train", lee_prepared, "--out", tmp_path / "run", "-k", 3, "--seed", 1, "--passes", 3)
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\r" not in result.output  # no control characters
+    lines = [line for line in result.stderr.splitlines() if line.startswith("training gensim LDA, K=3, seed 1: ")]
+    assert lines[0].endswith(": started, 3 passes")
+    assert [line.split(": ")[1].split(",")[0] for line in lines[1:]] == ["1/3 passes", "2/3 passes", "3/3 passes"]
+    assert "ETA" in lines[1] and "ETA" not in lines[-1]
+
+
+def test_plain_progress_lines_are_at_most_one_per_interval():
+    from topics.cli.render import PlainProgress
+
+    now = [0.0]
+    lines: list[str] = []
+    progress = PlainProgress("tokenising", "documents", None, lines.append, interval=10.0, clock=lambda: now[0])
+    for done in range(1, 100):
+        now[0] = done * 0.5  # an update every half second
+        progress.update(done * 100)
+    progress.close()
+    assert lines[0] == "tokenising: started"
+    assert lines[1] == "tokenising: 2000 documents, 0:00:10 elapsed"  # the first update 10 s after the start
+    assert len(lines) == 1 + 4 + 1  # started, one every 10 s of 49.5 s, and the last state at the end
+    assert lines[-1] == "tokenising: 9900 documents, 0:00:50 elapsed"

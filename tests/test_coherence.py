@@ -269,3 +269,63 @@ def test_uncounted_window_is_an_error():
 def test_one_shot_iterator_is_refused():
     with pytest.raises(ConfigError, match="re-iterable"):
         ReferenceCorpus(iter([np.array([0, 1])]), ["a", "b"])
+
+
+# --- counting in blocks of documents ----------------------------------------------------------
+
+WHOLE_CORPUS = 10**9
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    texts=st.lists(st.lists(st.integers(0, 9), max_size=25), min_size=1, max_size=12),
+    topics=st.lists(st.lists(st.integers(0, 11), min_size=1, max_size=6), min_size=1, max_size=4),
+    windows=st.fixed_dictionaries({"c_uci": st.integers(1, 6), "c_npmi": st.integers(1, 6), "c_v": st.integers(1, 30)}),
+    counting=st.sampled_from(["gensim", "boolean"]),
+)
+def test_blocks_of_documents_give_the_same_scores(texts, topics, windows, counting):
+    # words 10 and 11 are outside the vocabulary: they are dropped from the topics, as gensim drops them
+    vocabulary = [f"w{i}" for i in range(10)]
+    reference = ReferenceCorpus([np.asarray(t, dtype=np.int32) for t in texts], vocabulary)
+    word_topics = [[f"w{i}" for i in topic] for topic in topics]
+    if not {w for t in word_topics for w in t} & set(vocabulary):
+        return
+    results = {
+        block: score_models([word_topics], reference, ALL_MEASURES, windows=windows, counting=counting, block_tokens=block)[0]
+        for block in (1, 7, WHOLE_CORPUS)
+    }
+    for block in (1, 7):
+        for measure in ALL_MEASURES:
+            np.testing.assert_allclose(results[block][measure], results[WHOLE_CORPUS][measure], rtol=0, atol=1e-12)
+    # the intervals kept without word sets give the same pair counts in blocks as whole
+    words = [f"w{i}" for i in range(10)]
+    whole = count_reference(reference, words, windows.values(), counting, block_tokens=WHOLE_CORPUS)
+    rows = np.arange(len(whole.words))
+    for block in (1, 7):
+        blocked = count_reference(reference, words, windows.values(), counting, block_tokens=block)
+        assert blocked.words == whole.words and blocked.num_docs == whole.num_docs
+        assert np.array_equal(blocked.doc_counts, whole.doc_counts)
+        for size, counts in whole.windows.items():
+            assert blocked.windows[size].num_windows == counts.num_windows
+            assert np.array_equal(blocked.windows[size].cooccurrence_matrix(rows), counts.cooccurrence_matrix(rows))
+
+
+def test_blocks_agree_with_gensim(lee_texts):
+    dictionary = Dictionary(lee_texts)
+    topics = _with_awkward_topics(_lda_topics(lee_texts, dictionary, 5), lee_texts)
+    reference = ReferenceCorpus.from_token_lists(lee_texts)
+    windows = {"c_npmi": 10, "c_uci": 10, "c_v": 110}
+    [blocked] = score_models([topics], reference, ALL_MEASURES, block_tokens=500)
+    for measure in ALL_MEASURES:
+        expected = _gensim_per_topic(topics, lee_texts, dictionary, measure, windows.get(measure))
+        np.testing.assert_allclose(blocked[measure], expected, rtol=0, atol=TOLERANCE, err_msg=measure)
+
+
+def test_counts_for_word_sets_refuse_other_sets():
+    reference = ReferenceCorpus.from_token_lists([["a", "b", "c"], ["b", "c"]])
+    counts = count_reference(reference, ["a", "b", "c"], [2], word_sets=[["a", "b"]])
+    assert counts.windows[2].cooccurrence_matrix(np.array([0, 1])).tolist() == [[1, 1], [1, 3]]
+    with pytest.raises(ConfigError, match="word_sets"):
+        counts.windows[2].cooccurrence_matrix(np.array([1, 2]))
+    with pytest.raises(ConfigError, match="block_tokens"):
+        count_reference(reference, ["a"], block_tokens=0)

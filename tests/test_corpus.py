@@ -257,7 +257,7 @@ def test_unreadable_file_is_skipped(tmp_path):
     (folder / "b.txt").symlink_to(tmp_path / "gone.txt")  # dangling: listed, but cannot be read
     corpus = read_corpus(folder, format="text")
     assert [d.id for d in corpus] == ["a"]
-    assert reasons(corpus) == {"b.txt": "cannot read (No such file or directory)"}
+    assert reasons(corpus) == {"b.txt": f"dangling symbolic link (to {tmp_path / 'gone.txt'})"}
 
 
 def test_articles_folder_with_broken_articles(tmp_path, seed_article):
@@ -344,6 +344,7 @@ def test_jsonl_with_field_options_and_bad_lines(tmp_path):
     assert skipped[0][0] == "2" and skipped[0][1].startswith("not valid JSON")
     assert skipped[1:] == [
         ("3", "no 'body' field (text_field)"),
+        ("4", "blank line"),
         ("6", "not a JSON object (a list)"),
         ("7", "empty 'body' field"),
         ("8", "a non-text 'body' field (text_field)"),

@@ -178,3 +178,30 @@ def test_inference_of_new_documents_is_repeatable(planted, engine):
     bow = list(planted.bow("test"))
     first = infer_doc_topics(engine, trained.native, bow, 2)
     np.testing.assert_array_equal(first, infer_doc_topics(engine, trained.native, bow, 2))
+
+
+#: what each engine reports to ``progress`` for ``config_for(engine)``
+EXPECTED_PROGRESS = {
+    "gensim": [(i, 50) for i in range(1, 51)],  # once per pass
+    "tomotopy": [(i, 200) for i in range(1, 201)],  # once per Gibbs sweep
+    "sklearn": [(0, 1), (1, 1)],  # start and end: fit has no hook
+}
+
+
+@pytest.mark.parametrize("engine", ALL_ENGINES)
+def test_progress_is_reported_and_changes_nothing(planted, engine):
+    calls: list[tuple[int, int]] = []
+    reported = train_lda(planted, config_for(engine), seed=3, progress=lambda done, total: calls.append((done, total)))
+    silent = train_lda(planted, config_for(engine), seed=3)
+    assert calls == EXPECTED_PROGRESS[engine]
+    assert fingerprint(reported.model.topic_word) == fingerprint(silent.model.topic_word)
+    assert fingerprint(reported.model.doc_topics) == fingerprint(silent.model.doc_topics)
+    if engine == "gensim":  # the reporter is not saved with the model
+        assert reported.native.callbacks is None and not hasattr(reported.native, "metrics")
+
+
+def test_create_run_passes_progress_to_the_engine(planted, tmp_path):
+    calls: list[tuple[int, int]] = []
+    run = create_run(planted, config_for("gensim", passes=4), 1, tmp_path / "run", progress=lambda *args: calls.append(args))
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert run.native_model().callbacks is None

@@ -1,11 +1,13 @@
 """The `topics` command line: thin commands over the library API.
 
 This is the one place where errors become exit codes: a ``TopicsError`` is printed as one line
-(no traceback) and the process exits with code 2.
+(no traceback) and the process exits with code 2, as does a disk that is full or read-only; Ctrl-C
+exits with code 130 and says how to resume.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 from collections.abc import Callable
@@ -46,7 +48,7 @@ def as_flags(message: str) -> str:
 
 
 def reported(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a TopicsError into one message on stderr and exit code 2."""
+    """Turn a TopicsError into one message on stderr and exit code 2, and Ctrl-C into exit code 130."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -60,8 +62,33 @@ def reported(command: Callable[..., Any]) -> Callable[..., Any]:
                 soft_wrap=True,
             )
             raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            # outputs are built beside their place and swapped in whole, so nothing is half-written
+            error_console.print("interrupted; rerun the same command to resume", highlight=False)
+            raise typer.Exit(130) from None
+        except OSError as error:
+            # a full or read-only disk: the folder being built was removed on the way out, so the
+            # message and exit code are a TopicsError's; any other OSError is a bug, with its traceback
+            if error.errno not in CANNOT_WRITE:
+                raise
+            place = error.filename or "an output file"
+            advice = CANNOT_WRITE[error.errno]
+            message = f"{place}: {error.strerror or error}; {advice}, then rerun the same command (nothing was left half-written)"
+            error_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
 
     return wrapper
+
+
+#: errors of a disk that cannot take the outputs, and what to do about each
+CANNOT_WRITE = {
+    errno.ENOSPC: "free some space or choose another output folder",
+    errno.EDQUOT: "free some space or choose another output folder",
+    errno.EFBIG: "choose another output folder",
+    errno.EROFS: "choose a writable output folder",
+    errno.EACCES: "choose a writable output folder",
+    errno.EPERM: "choose a writable output folder",
+}
 
 
 @app.callback()

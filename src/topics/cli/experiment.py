@@ -86,8 +86,15 @@ def run_command(
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="redo every run, complete ones too")] = False,
 ) -> None:
-    """Run (or resume) every run of an experiment's grid, score them, and write runs.csv, plots and summary.md."""
+    """Run (or resume) every run of an experiment's grid, or its [search] study, score them, and write runs.csv and summary.md."""
+    import optuna
+
+    from topics.config import load_toml
     from topics.experiment.runner import run_experiment
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the summary below says what its log would
+
+    load_toml(experiment)  # a missing file, a folder or another encoding: one message before anything starts
 
     if dry_run:
         result = run_experiment(
@@ -110,6 +117,11 @@ def run_command(
             force=force,
             progress=update,
         )
+    if result.search is not None:
+        _print_search(result)
+        if result.search.failed:
+            raise typer.Exit(1)
+        return
     console.print(
         f"{result.config.name}: {len(result.plan)} runs; skipped {result.skipped} complete, "
         f"trained {result.trained} (redone failed: {result.redone_failed}), failed {result.failed} "
@@ -118,11 +130,39 @@ def run_command(
     for outcome in result.outcomes:
         if outcome.status != "complete":
             console.print(f"[red]failed[/] {outcome.run_id}: {outcome.error}", highlight=False)
+    if result.failed:
+        console.print(f"[red]{result.failed} of {len(result.plan)} runs failed[/]; fix the cause and rerun to redo them")
+        raise typer.Exit(1)
     summary = result.path / "summary.md"
     if result.comparison is not None:
         console.print(result.comparison.verdict(), highlight=False)
         console.print(f"best run: {result.best_run_id} (the best seed of the best setting)", highlight=False)
     console.print(f"table: {result.path / 'runs.csv'}; summary: {summary}; plots: {result.path / 'plots'}")
+
+
+def _print_search(result) -> None:
+    from topics.experiment.statistics import format_number
+
+    search = result.search
+    console.print(
+        f"{result.config.name}: {search.trials} trials finished ({search.complete} complete, {search.pruned} pruned; "
+        f"{search.new} new), {search.failed} failed; runs trained {result.trained}, reused {result.skipped}, "
+        f"failed {result.failed} in {result.wall_seconds:.1f} s -> {result.path}",
+        highlight=False,
+    )
+    for outcome in result.outcomes:
+        if outcome.status != "complete":
+            console.print(f"[red]failed[/] {outcome.run_id}: {outcome.error}", highlight=False)
+    if search.best_trial is not None:
+        values = ", ".join(f"{m} {format_number(v)}" for m, v in zip(search.objective, search.best_values))
+        params = ", ".join(f"{k} = {format_number(v)}" for k, v in search.best_params.items())
+        console.print(f"best trial: {search.best_trial} ({values}, mean over seeds): {params}", highlight=False)
+    if len(search.objective) > 1:
+        console.print(f"Pareto front: trials {', '.join(map(str, search.pareto))}", highlight=False)
+    if result.comparison is not None:
+        console.print(result.comparison.verdict(), highlight=False)
+        console.print(f"best run: {result.best_run_id} (the best seed of the best trial)", highlight=False)
+    console.print(f"study: {search.study_file}; table: {result.path / 'runs.csv'}; summary: {result.path / 'summary.md'}")
 
 
 def _print_plan(result) -> None:

@@ -7,11 +7,19 @@ from typing import Annotated
 
 import typer
 
-from topics.cli import app, console, reported
-from topics.cli.render import progress_bar, topics_table
+from topics.cli import app, console, error_console, reported
+from topics.cli.render import progress_display, topics_table
 
 SourceArg = Annotated[str, typer.Argument(help="corpus folder or file, or sample:lee")]
 RunDirArg = Annotated[Path, typer.Argument(help="a run folder written by `topics train` or `topics run`")]
+
+
+def document_total(corpus) -> int | None:
+    """The documents a corpus yields at most, when that is cheap to know before reading it: one per
+    file of a folder of articles or texts (a skipped file makes the count end below it); otherwise None."""
+    if corpus.format not in ("articles", "text"):
+        return None
+    return sum(1 for _ in corpus.input_files())
 
 
 @app.command()
@@ -29,7 +37,7 @@ def preprocess(
     ] = None,
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="TOML file with [corpus] and [preprocess] sections"),
+        typer.Option("--config", help="TOML file with \\[corpus] and \\[preprocess] sections"),
     ] = None,
     no_below: Annotated[int | None, typer.Option(help="keep words in at least this many documents")] = None,
     no_above: Annotated[
@@ -58,7 +66,7 @@ def preprocess(
     title_field: Annotated[str | None, typer.Option(help="JSONL/CSV title field")] = None,
     date_field: Annotated[str | None, typer.Option(help="JSONL/CSV date field")] = None,
     label_field: Annotated[str | None, typer.Option(help="JSONL/CSV label field")] = None,
-    processes: Annotated[int | None, typer.Option(help="tokenising processes; default: all cores")] = None,
+    processes: Annotated[int | None, typer.Option(min=1, help="tokenising processes; default: all cores")] = None,
     force: Annotated[
         bool,
         typer.Option(help="replace an existing prepared corpus of other inputs or settings"),
@@ -99,13 +107,14 @@ def preprocess(
         ),
     )
     corpus = Corpus(corpus_config)
-    with progress_bar("tokenising", unit="documents") as advance:
+    total = document_total(corpus)
+    with progress_display("tokenising", "documents", total=total, console=error_console) as update:
         prepared = run_preprocess(
             corpus,
             preprocess_config,
             out,
             processes=processes,
-            progress=advance,
+            progress=update,
             force=force,
         )
     if prepared.reused:
@@ -129,8 +138,8 @@ def train(
     prepared_dir: Annotated[Path, typer.Argument(help="prepared corpus folder from `topics preprocess`")],
     out: Annotated[Path, typer.Option("--out", "-o", help="run folder to create")],
     num_topics: Annotated[int | None, typer.Option("--num-topics", "-k", help="number of topics (default 10)")] = None,
-    seed: Annotated[int, typer.Option(help="random seed")] = 0,
-    engine: Annotated[str | None, typer.Option(help="gensim (default), sklearn or tomotopy")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="random seed")] = 0,
+    engine: Annotated[str | None, typer.Option(help="gensim (default), sklearn, tomotopy or dtm")] = None,
     passes: Annotated[int | None, typer.Option(help="passes over the corpus")] = None,
     iterations: Annotated[int | None, typer.Option(help="inference iterations")] = None,
     alpha: Annotated[
@@ -149,9 +158,13 @@ def train(
         int | None,
         typer.Option(help="worker processes for one model (>1 is not reproducible)"),
     ] = None,
+    period: Annotated[
+        str | None,
+        typer.Option(help="dtm: the calendar period of a time slice, month, quarter or year (default year)"),
+    ] = None,
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="TOML file with a [model] section"),
+        typer.Option("--config", help="TOML file with a \\[model] section"),
     ] = None,
     force: Annotated[bool, typer.Option(help="replace an existing run folder")] = False,
 ) -> None:
@@ -161,14 +174,22 @@ def train(
     from topics.runs.run import create_run
 
     overrides = dict(engine=engine, passes=passes, iterations=iterations, alpha=_prior(alpha), eta=_prior(eta))
-    overrides.update(chunksize=chunksize, workers=workers, num_topics=num_topics)
+    overrides.update(chunksize=chunksize, workers=workers, num_topics=num_topics, period=period)
     train_config = load_config(config, "model", overrides)
     prepared = PreparedCorpus.load(prepared_dir)
-    with console.status(f"training {train_config.engine} LDA, K={train_config.num_topics}, seed {seed}"):
-        run = create_run(prepared, train_config, seed, out, force=force)
+    description = f"training {train_config.engine} LDA, K={train_config.num_topics}, seed {seed}"
+    unit = TRAINING_UNITS.get(train_config.engine, "steps")
+    total = {"gensim": train_config.passes, "sklearn": 1}
+    total.update(dict.fromkeys(("tomotopy", "dtm"), train_config.resolved_iterations()))
+    with progress_display(description, unit, total=total.get(train_config.engine), console=error_console) as update:
+        run = create_run(prepared, train_config, seed, out, force=force, progress=update)
     console.print(topics_table(run.model, title=f"{out}  (K={train_config.num_topics}, seed {seed})"))
     note = "" if run.manifest["reproducible"] else "  [yellow](not reproducible: workers > 1)[/]"
     console.print(f"trained in {run.manifest['train_wall_seconds']:.1f} s -> {out}{note}")
+
+
+#: what an engine reports progress in (``train_lda``'s ``progress``)
+TRAINING_UNITS = {"gensim": "passes", "tomotopy": "Gibbs sweeps", "dtm": "Gibbs sweeps", "sklearn": "fits"}
 
 
 def _prior(value: str | None) -> float | str | None:
@@ -204,8 +225,17 @@ def evaluate(
         float,
         typer.Option(help="λ of relevance ranking (Sievert and Shirley 2014): 1 is probability"),
     ] = 0.6,
+    by_period: Annotated[
+        str | None,
+        typer.Option(
+            "--by-period",
+            help="also score each period's topics (week, month, quarter or year) against its documents: period_metrics.csv",
+        ),
+    ] = None,
 ) -> None:
-    """Score a run's topics and write metrics.json and topic_metrics.csv into the run folder."""
+    """Score a run's topics and write metrics.json and topic_metrics.csv into the run folder.
+
+    With --by-period, also c_npmi and diversity per period (period_metrics.csv; see docs/trends.md)."""
     from topics.config import load_config
     from topics.evaluation.scoring import check_measures
     from topics.evaluation.scoring import evaluate as run_evaluate
@@ -219,6 +249,10 @@ def evaluate(
     )
     evaluate_config = load_config(None, "evaluate", overrides)
     run = load_run(run_dir)
+    if by_period:
+        from topics.reading.trends import document_periods
+
+        document_periods(run, by_period, needed_for="there is no coherence over time")  # bad input fails before scoring
     reference_corpus = PreparedCorpus.load(reference) if reference else None
     with console.status("scoring topics"):
         evaluation = run_evaluate(run, evaluate_config, reference_corpus)
@@ -226,3 +260,9 @@ def evaluate(
     console.print(topics_table(run.model, topic_metrics=evaluation.topic_metrics, title=str(run_dir)))
     for name, value in evaluation.metrics.items():
         console.print(f"{name:>12}  {value: .4f}")
+    if by_period:
+        from topics.reading.periods import PERIOD_METRICS_CSV, write_period_metrics
+
+        with console.status(f"scoring topics per {by_period}"):
+            periods = write_period_metrics(run, by_period, topn=topn, window=window, counting=counting)
+        console.print(f"c_npmi and diversity of {periods['period'].nunique()} {by_period}(s) -> {run_dir / PERIOD_METRICS_CSV}")

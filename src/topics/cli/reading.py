@@ -11,7 +11,7 @@ from topics.cli import app, console, reported
 from topics.cli.render import topics_table
 
 RunDirArg = Annotated[Path, typer.Argument(help="a run folder written by `topics train` or `topics run`")]
-PeriodOption = Annotated[str, typer.Option("--period", "-p", help="week, month or year")]
+PeriodOption = Annotated[str, typer.Option("--period", "-p", help="week, month, quarter or year")]
 
 
 @app.command()
@@ -35,6 +35,7 @@ def show(
     """A run's topics: label, top words with weights, coherence and share of the corpus.
 
     Given an experiment folder, shows its best run (by the experiment's metric)."""
+    from rich.markup import escape
     from rich.table import Table
 
     from topics.reading.documents import check_topic, representative_documents
@@ -43,7 +44,7 @@ def show(
 
     run, why = run_of(run_dir)
     if why is not None:
-        console.print(f"{run_dir}: showing run {run.id}, {why}", highlight=False)
+        console.print(escape(f"{run_dir}: showing run {run.id}, {why}"), highlight=False)
     model = run.model
     labels = topic_labels(model, run.path)
     metrics = run.topic_metrics
@@ -63,7 +64,7 @@ def show(
     share = model.doc_topics[:, topic].mean() if len(model.doc_topics) else 0.0
     scores = "  ".join(f"{m} {values[topic]:.3f}" for m, values in metrics.items())
     console.print(
-        f"[bold]topic {topic}[/]: {labels[topic]}   share {share:.1%}   {scores}",
+        f"[bold]topic {topic}[/]: {escape(labels[topic])}   share {share:.1%}   {scores}",
         highlight=False,
     )
     word_table = Table(title="top words")
@@ -73,7 +74,7 @@ def show(
     for rank, word_id in enumerate(model.top_word_ids(words)[topic], start=1):
         word_table.add_row(
             str(rank),
-            model.vocabulary[word_id],
+            escape(model.vocabulary[word_id]),
             f"{model.topic_word[topic, word_id]:.4f}",
         )
     console.print(word_table)
@@ -86,23 +87,69 @@ def show(
         doc_table.add_column("weight", justify="right")
         shown = [str(c.header) for c in doc_table.columns][:-1]
         for row in documents.itertuples(index=False):
-            doc_table.add_row(*(str(getattr(row, c)) for c in shown), f"{row.weight:.3f}")
+            # titles, ids and urls are the user's text, never rich markup
+            doc_table.add_row(*(escape(str(getattr(row, c))) for c in shown), f"{row.weight:.3f}")
         console.print(doc_table)
 
 
 @app.command()
 @reported
-def trends(run_dir: RunDirArg, period: PeriodOption = "month") -> None:
-    """Topic prevalence per period (mean topic share of the documents dated in it): trends.csv and trends.png."""
-    from topics.reading.trends import TRENDS_CSV, TRENDS_PNG, check_period, write_trends
+def trends(
+    run_dir: RunDirArg,
+    period: PeriodOption = "month",
+    words: Annotated[
+        int | None,
+        typer.Option(
+            "--words",
+            "-w",
+            min=1,
+            help="also write trend_words.csv: each topic's top N words in each period",
+        ),
+    ] = None,
+    ranking: Annotated[
+        str,
+        typer.Option(help="rank a period's words by probability, or by relevance against the topic overall"),
+    ] = "probability",
+    relevance_lambda: Annotated[
+        float,
+        typer.Option(help="λ of relevance ranking: 1 is probability, 0 what is most new for the topic"),
+    ] = 0.6,
+    min_docs: Annotated[
+        float,
+        typer.Option(help="a topic's effective documents in a period (sum of its shares) below this: no words"),
+    ] = 5.0,
+) -> None:
+    """Topic prevalence per period (mean topic share of the documents dated in it): trends.csv and trends.png.
+
+    With --words, also each topic's words per period (trend_words.csv; see docs/trends.md)."""
+    from topics.reading.trends import (
+        TREND_WORDS_CSV,
+        TRENDS_CSV,
+        TRENDS_PNG,
+        check_period,
+        check_words_options,
+        write_trends,
+    )
     from topics.runs.run import load_run
 
     check_period(period)
-    result = write_trends(load_run(run_dir), period)
+    if words is not None:
+        check_words_options(words, ranking, relevance_lambda, min_docs)
+    result = write_trends(
+        load_run(run_dir), period, words=words, ranking=ranking, relevance_lambda=relevance_lambda, min_docs=min_docs
+    )
     periods = len(result.prevalence)
     console.print(
         f"{periods} {period}(s), {int(result.documents.sum())} dated documents -> {run_dir / TRENDS_CSV}, {run_dir / TRENDS_PNG}"
     )
+    if result.words is not None:
+        pairs = result.words.drop_duplicates(["period", "topic"])
+        sufficient = int(pairs["sufficient"].sum())
+        console.print(
+            f"top {words} words of {sufficient} of {len(pairs)} (period, topic) pairs -> {run_dir / TREND_WORDS_CSV}; "
+            f"the others have fewer than {min_docs:g} effective documents",
+            highlight=False,
+        )
     if result.undated:
         console.print(f"[yellow]note:[/] {result.note}")
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.table import Table
 
@@ -56,16 +59,103 @@ def topics_table(
     return table
 
 
+#: seconds between two plain progress lines when standard error is not a terminal
+PLAIN_INTERVAL = 10.0
+
+
 @contextlib.contextmanager
-def progress_bar(description: str, unit: str = "items") -> Iterator[Callable[[int], None]]:
-    """A progress bar; yields ``advance(n)`` to report ``n`` more items done."""
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn(unit),
-        TimeElapsedColumn(),
-        transient=True,
-    ) as progress:
-        task = progress.add_task(description, total=None)
-        yield lambda n: progress.advance(task, n)
+def progress_display(
+    description: str,
+    unit: str,
+    *,
+    total: int | None = None,
+    console: Console | None = None,
+) -> Iterator[Callable[..., None]]:
+    """Progress of one step on standard error; yields ``update(done, total=None)`` (``done`` so far).
+
+    On a terminal: a rich bar with elapsed time and ETA, gone when the step ends. Otherwise (a log
+    file, a pipe, ``nohup``): plain lines without control characters, one when the step starts, then
+    at most one every ``PLAIN_INTERVAL`` seconds, and the last state when it ends, so that
+    ``tail -f`` on the log tells a working step from a hung one.
+    """
+    console = console or Console(stderr=True)
+    if console.is_terminal:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn(unit),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task(description, total=total)
+
+            def update(done: int, total: int | None = None) -> None:
+                if total is None:
+                    progress.update(task, completed=done)
+                else:
+                    progress.update(task, completed=done, total=total)
+
+            yield update
+        return
+    lines = PlainProgress(description, unit, total, write=lambda line: _write_line(console, line))
+    yield lines.update
+    lines.close()
+
+
+def _write_line(console: Console, line: str) -> None:
+    console.file.write(line + "\n")
+    console.file.flush()
+
+
+class PlainProgress:
+    """Progress as plain lines: ``update(done, total=None)`` writes one when ``interval`` seconds have
+    passed since the last; ``close`` writes the last state if it was not written."""
+
+    def __init__(
+        self,
+        description: str,
+        unit: str,
+        total: int | None,
+        write: Callable[[str], None],
+        interval: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.description, self.unit, self.total, self.write = description, unit, total, write
+        self.interval = PLAIN_INTERVAL if interval is None else interval
+        self.clock = clock
+        self.started = self.last = clock()
+        self.done = 0
+        self.written: int | None = None
+        self.write(f"{description}: started" + (f", {total} {unit}" if total is not None else ""))
+
+    def update(self, done: int, total: int | None = None) -> None:
+        self.done = done
+        if total is not None:
+            self.total = total
+        if self.clock() - self.last >= self.interval:
+            self._line()
+
+    def close(self) -> None:
+        if self.written != self.done:
+            self._line()
+
+    def _line(self) -> None:
+        now = self.clock()
+        elapsed = now - self.started
+        count = f"{self.done}/{self.total}" if self.total is not None else f"{self.done}"
+        line = f"{self.description}: {count} {self.unit}, {_duration(elapsed)} elapsed"
+        if self.total and 0 < self.done < self.total:
+            line += f", ETA {_duration(elapsed * (self.total - self.done) / self.done)}"
+        self.write(line)
+        self.last, self.written = now, self.done
+
+
+def _duration(seconds: float) -> str:
+    """h:mm:ss, as rich's time columns show it."""
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"

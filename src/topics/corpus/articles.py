@@ -29,7 +29,8 @@ def parse_article(text: str, doc_id: str, source: str) -> tuple[Document, list[s
 
     Title, date and url go to the Document's fields, the body to its text. A missing part leaves
     its field empty and adds a warning (``missing title``, ``missing date``, ``missing url``); text
-    after the url is kept in the body (``text after url``). Never raises.
+    after the url is kept in the body (``text after url``); a date outside ``DATE_YEARS`` is left
+    out with a warning (``DATE_OUT_OF_RANGE``). Never raises.
     """
     lines = normalize_newlines(text).split("\n")
     warnings: list[str] = []
@@ -53,6 +54,9 @@ def parse_article(text: str, doc_id: str, source: str) -> tuple[Document, list[s
         warnings.append("missing date")
     else:
         position += 1
+        if not date_in_window(date):
+            warnings.append(DATE_OUT_OF_RANGE)
+            date = None
 
     # The last "Original url:" line ends the body, so a body quoting those words is kept whole.
     mark = next(
@@ -126,6 +130,17 @@ _DATE_PATTERNS = [
         rf"{_DAY}\s+{_MONTH},?\s+{_YEAR}",
     )
 ]
+
+
+#: the years a document's date may have (inclusive): a year outside is taken for a typo or a
+#: placeholder (0001, 9999), recorded in the corpus report and the document left undated
+DATE_YEARS = (1800, 2200)
+DATE_OUT_OF_RANGE = f"date out of range (years {DATE_YEARS[0]}-{DATE_YEARS[1]}); left undated"
+
+
+def date_in_window(date: dt.date) -> bool:
+    """Whether ``date``'s year is within ``DATE_YEARS``."""
+    return DATE_YEARS[0] <= date.year <= DATE_YEARS[1]
 
 
 def parse_date(text: str) -> dt.date | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -41,21 +42,40 @@ class Skipped:
     reason: str
 
 
+def reason_kind(reason: str) -> str:
+    """The kind of a skip reason, without its details: ``duplicate of a.txt`` → ``duplicate``,
+    ``binary file (NUL bytes)`` → ``binary file``, ``2 more fields than the header's 3`` → ``N more fields ...``."""
+    if reason.startswith("duplicate of "):
+        return "duplicate"
+    return re.sub(r"\d+", "N", re.split(r";| \(|: ", reason, maxsplit=1)[0])
+
+
 @dataclass
 class CorpusReport:
-    """What one pass over a corpus read, skipped and warned about."""
+    """What one pass over a corpus read, skipped and warned about.
+
+    ``inputs_seen`` counts the units the reader met (``input_unit``: files of a folder, lines of a
+    lines or JSONL file, rows of a CSV file), so that ``inputs_seen == documents_read + len(skipped)``.
+    ``encodings`` names the encoding of each file (or, per line, each file's encodings) that is not UTF-8.
+    """
 
     documents_read: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     warnings: Counter[str] = field(default_factory=Counter)
+    inputs_seen: int = 0
+    input_unit: str = "documents"
+    encodings: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
             "documents_read": self.documents_read,
+            "inputs_seen": self.inputs_seen,
+            "input_unit": self.input_unit,
             "skipped": [{"source": s.source, "reason": s.reason} for s in self.skipped],
-            "skipped_by_reason": dict(Counter(s.reason.split(";")[0].split(" (")[0] for s in self.skipped)),
+            "skipped_by_reason": dict(Counter(reason_kind(s.reason) for s in self.skipped)),
             "warnings": dict(self.warnings),
+            "encodings": dict(self.encodings),
         }
 
 
-Reader = Callable[[Path, CorpusConfig, Counter], Iterator["Document | Skipped"]]
+Reader = Callable[[Path, CorpusConfig, CorpusReport], Iterator["Document | Skipped"]]

@@ -7,6 +7,7 @@ each takes ``(path, config, warnings)`` and yields ``Document`` or ``Skipped`` i
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -16,9 +17,7 @@ from pathlib import Path
 
 from topics.config import CorpusConfig, validate
 from topics.corpus.articles import parse_date
-from topics.corpus.decoding import (
-    iter_files,
-)
+from topics.corpus.decoding import iter_files, shown
 from topics.corpus.documents import CorpusReport, Document, Skipped
 from topics.corpus.readers import FILE_FORMATS, FOLDER_FORMATS, READERS, sample_path
 from topics.errors import ConfigError, CorpusError, unknown_name
@@ -77,6 +76,8 @@ class Corpus:
             self.path = Path(source).expanduser()
             if not self.path.exists():
                 raise CorpusError(f"{source}: no such file or folder; give a corpus folder or file, or sample:lee")
+            if not self.path.is_dir() and not self.path.is_file():
+                raise CorpusError(f"{source}: not a regular file or a folder (a FIFO, socket or device); give a corpus folder or file")
         if config.format is not None and config.format not in READERS:
             raise ConfigError(unknown_name("corpus format", config.format, list(READERS)))
         self.format: str = config.format or detect_format(source)
@@ -100,7 +101,11 @@ class Corpus:
     def __iter__(self) -> Iterator[Document]:
         report = self.report = CorpusReport()
         seen_texts: set[bytes] = set()
-        for item in READERS[self.format](self.path, self.config, report.warnings):
+        seen_ids: set[str] = set()
+        url_texts: dict[str, bytes] = {}
+        # sources are shown relative to this prefix when an id is made unique
+        prefix = shown(self.path if self.path.is_dir() else self.path.parent) + os.sep
+        for item in READERS[self.format](self.path, self.config, report):
             if isinstance(item, Skipped):
                 log.warning("%s: %s; skipped", item.source, item.reason)
                 report.skipped.append(item)
@@ -111,6 +116,19 @@ class Corpus:
             if digest in seen_texts:
                 report.warnings["same text as an earlier document"] += 1
             seen_texts.add(digest)
+            if item.url and url_texts.setdefault(item.url, digest) != digest:
+                log.warning("%s: same url as an earlier document (%s), different text", item.source, item.url)
+                report.warnings["same url as an earlier document, different text"] += 1
+            if item.id in seen_ids:
+                # ids are unique in a prepared corpus: a repeated one gets the document's relative source
+                unique, relative, n = item.id, item.source.removeprefix(prefix), 1
+                while unique in seen_ids:
+                    unique = f"{item.id}@{relative}" + (f"#{n}" if n > 1 else "")
+                    n += 1
+                log.warning("%s: id %r repeated; read as %r", item.source, item.id, unique)
+                report.warnings["repeated id, made unique with the source (id@source)"] += 1
+                item = dataclasses.replace(item, id=unique)
+            seen_ids.add(item.id)
             report.documents_read += 1
             yield item
         for warning, count in sorted(report.warnings.items()):
@@ -141,8 +159,13 @@ class Corpus:
         options = self.config.model_dump(mode="json", exclude={"source", "format"})
         digest.update(json.dumps({"format": self.format, **options}, sort_keys=True).encode("utf-8"))
         for name, file in self.input_files():
-            encoded = name.encode("utf-8")
-            with file.open("rb") as handle:
+            encoded = name.encode("utf-8", errors="surrogateescape")  # a file name need not be UTF-8
+            try:
+                handle = file.open("rb")
+            except OSError:  # skipped by the readers, with the reason
+                digest.update(b"%d:unreadable:" % len(encoded) + encoded)
+                continue
+            with handle:
                 # Lengths first, so that no two different inputs hash the same byte stream.
                 digest.update(b"%d:%d:" % (len(encoded), os.fstat(handle.fileno()).st_size) + encoded)
                 while chunk := handle.read(1 << 20):

@@ -10,6 +10,7 @@ import numpy as np
 
 from topics.errors import ConfigError, unknown_name
 from topics.evaluation.counting import (
+    DEFAULT_BLOCK_TOKENS,
     DEFAULT_WINDOWS,
     EPSILON,
     ReferenceCorpus,
@@ -144,9 +145,14 @@ def score(
         if n == 0 or len(prime_at) == 0:
             continue
         prime, star = rows[prime_at], rows[star_at]
-        distinct, position_of = np.unique(rows, return_inverse=True)
+        distinct, first_at, position_of = np.unique(rows, return_index=True, return_inverse=True)
+        # Context vectors list the distinct words in topic order, not in row order: rows number the
+        # union of all models' words, and summing c_v's cosines in an order that depends on which
+        # models are scored together changes their last bits.
+        column_of = np.empty(len(distinct), dtype=np.int64)
+        column_of[np.argsort(first_at, kind="stable")] = np.arange(len(distinct))
         grouping = np.zeros((n, len(distinct)))
-        grouping[np.arange(n), position_of] = 1.0
+        grouping[np.arange(n), column_of[position_of]] = 1.0
         prime_at, star_at = position_of[prime_at], position_of[star_at]
         if spec.estimation == "document":
             diag = np.diagonal(counts.doc_counts)
@@ -172,11 +178,13 @@ def score_models(
     *,
     windows: dict[str, int] | None = None,
     counting: str = "gensim",
+    block_tokens: int = DEFAULT_BLOCK_TOKENS,
 ) -> list[dict[str, np.ndarray]]:
     """Score several models' topics under several measures, counting the reference corpus once.
 
     Returns, for each model, ``{measure: per-topic values}``. ``windows`` overrides
-    ``DEFAULT_WINDOWS`` per measure.
+    ``DEFAULT_WINDOWS`` per measure. The reference is counted in blocks of ``block_tokens`` tokens
+    for the topics' word pairs only, so memory does not grow with the length of the reference.
     """
     specs = {m: _measure(m) for m in measures}
     windows = dict(windows or {})
@@ -188,5 +196,6 @@ def score_models(
             assert spec.window is not None  # every window measure has a default window
             chosen[m] = windows.get(m, spec.window)
     words = (w for topics in models_topics for topic in topics for w in topic)
-    counts = count_reference(reference, words, chosen.values(), counting=counting)
+    topics = [topic for topics in models_topics for topic in topics]
+    counts = count_reference(reference, words, chosen.values(), counting=counting, word_sets=topics, block_tokens=block_tokens)
     return [{m: score(topics, counts, m, chosen.get(m)) for m in measures} for topics in models_topics]

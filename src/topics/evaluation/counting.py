@@ -31,9 +31,6 @@ from topics.errors import ConfigError, unknown_name
 
 log = logging.getLogger(__name__)
 
-
-log = logging.getLogger(__name__)
-
 EPSILON = 1e-12  # gensim's direct_confirmation_measure.EPSILON, added to the joint probability only
 COUNTINGS = ("gensim", "boolean")
 DEFAULT_WINDOWS = {"c_v": 110, "c_uci": 10, "c_npmi": 10}
@@ -76,26 +73,39 @@ class ReferenceCorpus:
 
 @dataclass
 class WindowCounts:
-    """Sliding-window counts for one window size: per word, disjoint sorted intervals
-    ``[starts, ends)`` of a global window index; word ``i`` owns entries ``ptr[i]:ptr[i+1]``."""
+    """Sliding-window counts for one window size: ``num_windows`` windows in all, ``occurrences[i]``
+    of them containing word ``i``, and what pair counts come from.
+
+    Counted for any words, pairs come from per-word disjoint sorted intervals ``[starts, ends)`` of a
+    global window index (word ``i`` owns entries ``ptr[i]:ptr[i+1]``). Counted for given word sets
+    only (``count_reference(..., word_sets=...)``), the intervals are empty and the pair matrices of
+    those sets, summed over the blocks of the reference, are all there is.
+    """
 
     size: int
     num_windows: int
     starts: np.ndarray
     ends: np.ndarray
     ptr: np.ndarray
-    occurrences: np.ndarray = field(init=False)
+    occurrences: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    has_intervals: bool = True
     _cache: dict[bytes, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
-        cumlen = np.concatenate(([0], np.cumsum(self.ends - self.starts)))
-        self.occurrences = cumlen[self.ptr[1:]] - cumlen[self.ptr[:-1]]
+        if self.has_intervals:
+            cumlen = np.concatenate(([0], np.cumsum(self.ends - self.starts)))
+            self.occurrences = cumlen[self.ptr[1:]] - cumlen[self.ptr[:-1]]
 
     def cooccurrence_matrix(self, words: np.ndarray) -> np.ndarray:
         """Windows containing both ``words[i]`` and ``words[j]`` (diagonal: containing the word), for distinct word rows."""
         words = np.asarray(words, dtype=np.int64)
         key = words.tobytes()
         if key not in self._cache:
+            if not self.has_intervals:
+                raise ConfigError(
+                    f"window {self.size}: word rows {words.tolist()[:5]} are not a word set that was counted; "
+                    "pass the topic to count_reference in word_sets"
+                )
             self._cache[key] = self._matrix(words)
         return self._cache[key]
 
@@ -122,6 +132,8 @@ class WindowCounts:
         """
         n = len(words)
         counts = self.ptr[words + 1] - self.ptr[words]
+        if counts.sum() == 0:
+            return np.zeros((n, n), dtype=np.int64)
         first = np.repeat(self.ptr[words] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
         # One int64 sort key per boundary: position, then an end flag, then the word's slot.
         slot = np.repeat(np.arange(n, dtype=np.int64), counts)
@@ -143,6 +155,10 @@ class WindowCounts:
 
 
 _MAX_BITS = 62  # bit codes live in int64
+
+#: the reference is counted in blocks of whole documents holding at least this many tokens (the last
+#: block fewer); a block costs about 60 bytes a token while it is counted, so 2 M tokens ~ 120 MB
+DEFAULT_BLOCK_TOKENS = 2_000_000
 
 
 @dataclass
@@ -170,17 +186,31 @@ def count_reference(
     words: Iterable[str],
     windows: Iterable[int] = (),
     counting: str = "gensim",
+    *,
+    word_sets: Iterable[Iterable[str]] | None = None,
+    block_tokens: int = DEFAULT_BLOCK_TOKENS,
 ) -> ReferenceCounts:
     """Count ``words`` in ``reference`` in one pass: documents always, sliding windows of each size in ``windows``.
 
+    The reference is read in blocks of whole documents of at least ``block_tokens`` tokens; each
+    block is counted on its own and the counts are added up (windows never cross documents, so the
+    sums are exactly the counts of the whole corpus). With ``word_sets`` (the topics to be scored),
+    only the pair counts within each set are kept, summed block by block, and memory depends on the
+    words and the block size, not on the length of the reference; without, the windows containing
+    each word are kept as intervals (a few bytes per occurrence of a counted word), so that any
+    words can be paired later.
+
     Words absent from the reference vocabulary are not counted (as gensim drops them from topics).
-    Raises ``ConfigError`` for an unknown counting, a window size < 1, or when no word is in the vocabulary.
+    Raises ``ConfigError`` for an unknown counting, a window size < 1, a block size < 1, or when no
+    word is in the vocabulary.
     """
     if counting not in COUNTINGS:
         raise ConfigError(unknown_name("counting", counting, list(COUNTINGS)))
     sizes = sorted({int(w) for w in windows})
     if any(w < 1 for w in sizes):
         raise ConfigError(f"window sizes must be integers >= 1, got {sizes}")
+    if block_tokens < 1:
+        raise ConfigError(f"block_tokens must be an integer >= 1, got {block_tokens}")
     vocab_index = {word: i for i, word in enumerate(reference.vocabulary)}
     wanted = list(dict.fromkeys(words))
     counted = [w for w in wanted if w in vocab_index]
@@ -192,42 +222,127 @@ def count_reference(
     n_words = len(counted)
     row_of_id = np.full(len(reference.vocabulary) + 1, -1, dtype=np.int64)
     row_of_id[[vocab_index[w] for w in counted]] = np.arange(n_words)
+    sets = None
+    if word_sets is not None:
+        row_of_word = {word: i for i, word in enumerate(counted)}
+        sets = {}
+        for word_set in word_sets:
+            rows = np.unique(np.asarray([row_of_word[w] for w in word_set if w in row_of_word], dtype=np.int64))
+            if len(rows):
+                sets[rows.tobytes()] = rows
 
-    texts = [text if isinstance(text, np.ndarray) else np.asarray(text, dtype=np.int64) for text in reference]
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    num_docs = len(texts)
-    ids = np.concatenate(texts) if texts else np.zeros(0, dtype=np.int64)
-    del texts
-    doc_start = np.concatenate(([0], np.cumsum(lengths)))
-    # Occurrences of counted words, in corpus order: row, global position, document, position in document.
-    token_rows = row_of_id[ids]
-    where = np.flatnonzero(token_rows >= 0)
-    rows = token_rows[where]
-    docs = np.repeat(np.arange(num_docs, dtype=np.int64), lengths)[where]
-    pos = where - doc_start[docs]
-
-    # Document counts: binary doc-term matrix X, co-document counts X.T @ X.
-    x = sps.csr_matrix((np.ones(len(rows), dtype=np.int64), (docs, rows)), shape=(num_docs, n_words))
-    x.sum_duplicates()
-    x.data[:] = 1
-    doc_counts = (x.T @ x).toarray()
-
-    # Occurrences sorted by word, then position in the corpus.
-    order = np.argsort(rows, kind="stable")
-    rows, where, docs, pos = rows[order], where[order], docs[order], pos[order]
-    window_counts = {w: _window_intervals(rows, where, pos, docs, lengths, n_words, w, counting) for w in sizes}
+    tally = _Tally(n_words, sizes, counting, sets)
+    block: list[np.ndarray] = []
+    block_length = 0
+    for text in reference:
+        block.append(text if isinstance(text, np.ndarray) else np.asarray(text, dtype=np.int64))
+        block_length += len(block[-1])
+        if block_length >= block_tokens:
+            tally.add(block, row_of_id)
+            block, block_length = [], 0
+    if block or not tally.blocks:
+        tally.add(block, row_of_id)
     log.info(
-        "counted %d words in %d documents, windows %s (%s)",
+        "counted %d words in %d documents (%d blocks), windows %s (%s)",
         n_words,
-        num_docs,
+        tally.num_docs,
+        tally.blocks,
         sizes,
         counting,
     )
-    return ReferenceCounts(counted, set(vocab_index), counting, num_docs, doc_counts, window_counts)
+    return ReferenceCounts(counted, set(vocab_index), counting, tally.num_docs, tally.doc_counts(), tally.window_counts())
 
 
-def _window_intervals(rows, where, pos, docs, lengths, n_words, window, counting) -> WindowCounts:
-    """The windows containing each word, as disjoint intervals of a global window index.
+class _Tally:
+    """Counts of blocks of whole documents, added up: documents, co-documents and windows."""
+
+    def __init__(self, n_words: int, sizes: list[int], counting: str, sets: dict[bytes, np.ndarray] | None):
+        self.n_words, self.sizes, self.counting, self.sets = n_words, sizes, counting, sets
+        self.blocks = 0
+        self.num_docs = 0
+        self.codocs = sps.csr_matrix((n_words, n_words), dtype=np.int64)
+        self.num_windows = dict.fromkeys(sizes, 0)
+        # without word sets: each block's intervals (shifted to the global window index) and owners
+        self.intervals: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {w: [] for w in sizes}
+        # with word sets: occurrences and the sets' pair matrices, summed
+        self.occurrences = {w: np.zeros(n_words, dtype=np.int64) for w in sizes}
+        self.matrices: dict[int, dict[bytes, np.ndarray]] = {w: {} for w in sizes}
+
+    def add(self, texts: list[np.ndarray], row_of_id: np.ndarray) -> None:
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        num_docs = len(texts)
+        ids = np.concatenate(texts) if texts else np.zeros(0, dtype=np.int64)
+        doc_start = np.concatenate(([0], np.cumsum(lengths)))
+        # Occurrences of counted words, in block order: row, position in the block, document, position in document.
+        token_rows = row_of_id[ids]
+        del ids
+        where = np.flatnonzero(token_rows >= 0)
+        rows = token_rows[where]
+        del token_rows
+        docs = np.searchsorted(doc_start, where, side="right") - 1
+        pos = where - doc_start[docs]
+
+        # Document counts: binary doc-term matrix X, co-document counts X.T @ X.
+        x = sps.csr_matrix((np.ones(len(rows), dtype=np.int64), (docs, rows)), shape=(num_docs, self.n_words))
+        x.sum_duplicates()
+        x.data[:] = 1
+        self.codocs = self.codocs + (x.T @ x).tocsr()
+
+        # Occurrences sorted by word, then position in the block.
+        order = np.argsort(rows, kind="stable")
+        rows, where, docs, pos = rows[order], where[order], docs[order], pos[order]
+        for w in self.sizes:
+            starts, ends, owner, total = _window_intervals(rows, where, pos, docs, lengths, w, self.counting)
+            if self.sets is None:
+                offset = self.num_windows[w]
+                self.intervals[w].append((starts + offset, ends + offset, owner))
+            else:
+                ptr = np.concatenate(([0], np.cumsum(np.bincount(owner, minlength=self.n_words))))
+                block = WindowCounts(w, total, starts, ends, ptr)
+                self.occurrences[w] += block.occurrences
+                for key, set_rows in self.sets.items():
+                    matrix = block._matrix(set_rows)
+                    if key in self.matrices[w]:
+                        self.matrices[w][key] += matrix
+                    else:
+                        self.matrices[w][key] = matrix
+            self.num_windows[w] += total
+        self.num_docs += num_docs
+        self.blocks += 1
+
+    def doc_counts(self) -> np.ndarray:
+        return self.codocs.toarray()
+
+    def window_counts(self) -> dict[int, WindowCounts]:
+        result = {}
+        for w in self.sizes:
+            if self.sets is not None:
+                no_intervals = np.zeros(0, dtype=np.int64)
+                result[w] = WindowCounts(
+                    w,
+                    self.num_windows[w],
+                    no_intervals,
+                    no_intervals,
+                    np.zeros(self.n_words + 1, dtype=np.int64),
+                    occurrences=self.occurrences[w],
+                    has_intervals=False,
+                    _cache=self.matrices[w],
+                )
+                continue
+            parts = self.intervals[w]
+            starts, ends, owner = (np.concatenate([part[i] for part in parts]) for i in range(3))
+            if len(parts) > 1:
+                # word-major; a stable sort keeps each word's intervals in block order, i.e. sorted
+                order = np.argsort(owner, kind="stable")
+                starts, ends, owner = starts[order], ends[order], owner[order]
+            ptr = np.concatenate(([0], np.cumsum(np.bincount(owner, minlength=self.n_words))))
+            result[w] = WindowCounts(w, self.num_windows[w], starts, ends, ptr)
+        return result
+
+
+def _window_intervals(rows, where, pos, docs, lengths, window, counting):
+    """The windows containing each word, as disjoint intervals of the block's window index:
+    ``(starts, ends, owner, num_windows)``, word-major.
 
     In a document of length L, window t covers positions t .. t+w-1 (w = min(window, L)) and
     t = 0 .. L-w; an empty document still counts as one window (gensim's ``iter_windows`` with
@@ -250,12 +365,11 @@ def _window_intervals(rows, where, pos, docs, lengths, n_words, window, counting
     if counting == "gensim":
         # a_j: first occurrence of the same word in the same document at position >= start.
         span = int(lengths.sum()) + 1
-        keys = rows * span + where  # sorted: word-major, then corpus position
+        keys = rows * span + where  # sorted: word-major, then block position
         first = np.searchsorted(keys, keys - pos + start, side="left")
         end = np.minimum(end, pos[first])
     keep = start <= end
     owner = rows[keep]
     starts = start[keep] + doc_offset[docs[keep]]
     ends = end[keep] + doc_offset[docs[keep]] + 1
-    ptr = np.concatenate(([0], np.cumsum(np.bincount(owner, minlength=n_words))))
-    return WindowCounts(window, total, starts, ends, ptr)
+    return starts, ends, owner, total

@@ -2,12 +2,13 @@
 
 from topics.experiment.executors import EXECUTORS
 from topics.experiment.grid import expand_grid, load_experiment_config
-from topics.experiment.results import Experiment, load_experiment
+from topics.experiment.results import Experiment, SearchResult, load_experiment
 from topics.experiment.runner import (
     ExperimentProgress,
     ExperimentResult,
     run_experiment,
 )
+from topics.experiment.search import check_search
 from topics.experiment.statistics import Comparison, aggregate
 
 __all__ = [
@@ -16,7 +17,9 @@ __all__ = [
     "Experiment",
     "ExperimentProgress",
     "ExperimentResult",
+    "SearchResult",
     "aggregate",
+    "check_search",
     "expand_grid",
     "load_experiment",
     "load_experiment_config",

@@ -3,6 +3,11 @@
 Either way a run is built in a temporary folder ``runs/.tmp-<run-id>-xxxx`` and renamed into place
 when complete, so a run killed at any moment never looks complete. A run that raises is recorded
 as a small ``runs/<run-id>/manifest.json`` with status ``failed`` and the error; the others go on.
+A disk that is full or read-only stops the experiment instead (a RunError): every run would fail.
+
+Only the process that runs the experiment, holding its lock, renames runs into place: a joblib
+worker builds a run in its temporary folder and returns, and it exits as soon as its parent is gone
+(a watchdog thread), so after a ``kill -9`` of ``topics run`` no orphan keeps training or writing.
 
 Dask workers need no access to the results folder: they receive the prepared corpus's files as
 bytes (once per worker), train in a private temporary folder, and return the run folder as
@@ -13,9 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import json
 import logging
+import os
 import shutil
+import threading
 import tempfile
 import time
 import traceback
@@ -26,7 +34,7 @@ from typing import Any
 
 from topics._files import atomic_write, replace_folder
 from topics.config import TrainConfig
-from topics.errors import ConfigError, unknown_name
+from topics.errors import ConfigError, RunError, unknown_name
 from topics.preprocessing.prepared import PreparedCorpus
 from topics.runs.folder import manifest_header, run_config_hash
 from topics.runs.run import build_run
@@ -54,6 +62,7 @@ class Outcome:
     status: str
     error: str = ""
     wall_seconds: float = 0.0
+    workdir: str = ""  # the built folder, still to be renamed into place by the experiment's process
 
 
 # --- run folders ----------------------------------------------------------------------------------
@@ -92,6 +101,17 @@ def _error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+#: a disk that cannot take a run: not the run's failure but the experiment's (every run would fail)
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES})
+
+
+def _disk_error(error: OSError, place: Path) -> RunError:
+    return RunError(
+        f"{error.filename or place}: {error.strerror or error}; free some space or choose a writable results "
+        "folder, then rerun the same command to resume"
+    )
+
+
 def _build(task: TrainTask, prepared_dir: Path, workdir: Path) -> tuple[str, str]:
     """Train ``task`` into ``workdir``; on an error, leave a failed manifest (and the log) there instead."""
 
@@ -108,7 +128,17 @@ def _build(task: TrainTask, prepared_dir: Path, workdir: Path) -> tuple[str, str
             corpus_ref=task.corpus_ref,
         )
         return "complete", ""
+    except OSError as error:
+        if error.errno in DISK_ERRNOS:
+            raise _disk_error(error, workdir) from None
+        return _record_failure(task, error, workdir, started, wall)
     except Exception as error:
+        return _record_failure(task, error, workdir, started, wall)
+
+
+def _record_failure(task: TrainTask, error: Exception, workdir: Path, started: dt.datetime, wall: float) -> tuple[str, str]:
+    """Empty ``workdir`` but for the log and write a failed manifest there."""
+    try:
         log.debug("run %s failed:\n%s", task.run_id, traceback.format_exc())
         error_text = _error_text(error)
         keep = {"log.txt"}
@@ -121,29 +151,80 @@ def _build(task: TrainTask, prepared_dir: Path, workdir: Path) -> tuple[str, str
             json.dumps(manifest, indent=2, sort_keys=True) + "\n",
         )
         return "failed", error_text
+    except OSError as disk:
+        if disk.errno in DISK_ERRNOS:
+            raise _disk_error(disk, workdir) from None
+        raise
 
 
 # --- local: joblib processes ----------------------------------------------------------------------
 
+#: how often a worker checks that the process that started it is still there (seconds)
+WATCHDOG_SECONDS = 0.5
+_watched_parent: int | None = None
 
-def train_local(task: TrainTask, runs_dir: str) -> Outcome:
-    """Build one run into ``runs_dir/.tmp-<id>-xxxx`` and rename it into place (runs in a joblib worker)."""
+
+def _exit_with_parent() -> None:
+    """In a worker process: exit at once when the parent is gone (reparented after a kill -9 or a
+    SIGTERM), so no orphan keeps training. Started once per worker process, never in the experiment's own."""
+    global _watched_parent
+    if _watched_parent is not None:
+        return
+    _watched_parent = os.getppid()
+
+    def watch(parent: int) -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCHDOG_SECONDS)
+        os._exit(1)  # the experiment's process is gone: nothing this worker builds would be installed
+
+    threading.Thread(target=watch, args=(_watched_parent,), name="topics-parent-watchdog", daemon=True).start()
+
+
+def build_local(task: TrainTask, runs_dir: str) -> Outcome:
+    """Build one run into ``runs_dir/.tmp-<id>-xxxx`` and return (in a joblib worker); the caller installs it."""
     wall = time.perf_counter()
     runs = Path(runs_dir)
-    workdir = Path(tempfile.mkdtemp(prefix=f".tmp-{task.run_id}-", dir=runs))
+    try:
+        workdir = Path(tempfile.mkdtemp(prefix=f".tmp-{task.run_id}-", dir=runs))
+    except OSError as error:
+        if error.errno in DISK_ERRNOS:
+            raise _disk_error(error, runs) from None
+        raise
     try:
         status, error = _build(task, Path(task.corpus_dir), workdir)
-        # a failed record never replaces a complete run (e.g. one finished by a killed sweep's worker)
-        install_run(workdir, runs / task.run_id, replace_complete=status == "complete")
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
-    return Outcome(task.run_id, status, error, time.perf_counter() - wall)
+    return Outcome(task.run_id, status, error, time.perf_counter() - wall, str(workdir))
+
+
+def _build_in_worker(task: TrainTask, runs_dir: str) -> Outcome:
+    _exit_with_parent()
+    return build_local(task, runs_dir)
+
+
+def install_outcome(outcome: Outcome, runs_dir: Path) -> Outcome:
+    """Rename a built run into place (in the experiment's process, which holds the lock)."""
+    workdir = Path(outcome.workdir)
+    try:
+        # a failed record never replaces a complete run
+        install_run(workdir, runs_dir / outcome.run_id, replace_complete=outcome.status == "complete")
+    except BaseException as error:
+        shutil.rmtree(workdir, ignore_errors=True)
+        if isinstance(error, OSError) and error.errno in DISK_ERRNOS:
+            raise _disk_error(error, runs_dir) from None
+        raise
+    return Outcome(outcome.run_id, outcome.status, outcome.error, outcome.wall_seconds)
+
+
+def train_local(task: TrainTask, runs_dir: str) -> Outcome:
+    """Build one run and rename it into place, in this process."""
+    return install_outcome(build_local(task, runs_dir), Path(runs_dir))
 
 
 def run_local(tasks: Sequence[TrainTask], runs_dir: Path, jobs: int, scheduler: str | None = None) -> Iterator[Outcome | str]:
     """Train ``tasks`` with ``jobs`` joblib (loky) processes; yields each run id as it is handed out,
-    then each Outcome as it finishes (in any order)."""
+    then each Outcome as it finishes (in any order). Runs are installed here, never in a worker."""
     if scheduler:
         raise ConfigError("`scheduler` is the address of a Dask scheduler; it needs `executor` dask")
     if jobs <= 1:
@@ -162,11 +243,18 @@ def run_local(tasks: Sequence[TrainTask], runs_dir: Path, jobs: int, scheduler: 
         return_as="generator_unordered",
         pre_dispatch="n_jobs",
     )
-    for outcome in parallel(delayed(train_local)(task, str(runs_dir)) for task in tasks):
-        if started < len(tasks):
-            yield tasks[started].run_id
-            started += 1
-        yield outcome
+    try:
+        for built in parallel(delayed(_build_in_worker)(task, str(runs_dir)) for task in tasks):
+            outcome = install_outcome(built, runs_dir)
+            if started < len(tasks):
+                yield tasks[started].run_id
+                started += 1
+            yield outcome
+    except BaseException:
+        # the pool is shut down (its workers killed mid-build): their temporary folders go too
+        for path in runs_dir.glob(".tmp-*"):
+            shutil.rmtree(path, ignore_errors=True)
+        raise
 
 
 # --- Dask -----------------------------------------------------------------------------------------

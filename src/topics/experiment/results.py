@@ -9,12 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from topics._files import atomic_write
-from topics.errors import RunError
+from topics.errors import RunError, TopicsError
 from topics.experiment.grid import (
     RunSpec,
     chosen_metric,
@@ -23,10 +24,19 @@ from topics.experiment.grid import (
     scored_measures,
 )
 from topics.experiment.plots import write_plots
-from topics.experiment.statistics import Comparison, compare_settings, summary_markdown
+from topics.experiment.statistics import (
+    LOWER_IS_BETTER,
+    Comparison,
+    best_run_id,
+    compare_settings,
+    format_number,
+    summary_markdown,
+    to_markdown,
+)
 from topics.runs.run import load_run
 
 if TYPE_CHECKING:
+    import optuna
     import pandas as pd
 
     from topics.config import ExperimentConfig
@@ -76,7 +86,23 @@ def write_outputs(
     """``runs.csv``, ``plots/`` and ``summary.md`` (each written atomically); returns the comparison of
     the settings over seeds and the best run (None when no run is scored)."""
 
-    rows = runs_rows(root, specs, errors)
+    table = write_runs_table(root, runs_rows(root, specs, errors))
+    axes = [k for k in specs[0].params if k != "seed"] if specs else []
+    metric = chosen_metric(config)
+    plots = root / "plots"
+    # like runs/ and corpora/: a plots/ symlink out of the results folder is never written through
+    if not plots.resolve().is_relative_to(root.resolve()):
+        raise RunError(f"{plots}: would be written outside the results folder {root}")
+    write_plots(table, plots, axes, scored_measures(config.evaluate))
+    atomic_write(
+        root / "summary.md",
+        summary_markdown(table, config.name, metric, axes, config.description),
+    )
+    return compare_settings(table, metric, axes)
+
+
+def write_runs_table(root: Path, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """``root/runs.csv`` from ``rows`` (columns in order of appearance, wall seconds and error last); read back."""
     columns: list[str] = []
     for row in rows:
         columns += [c for c in row if c not in columns]
@@ -87,15 +113,7 @@ def write_outputs(
     writer.writeheader()
     writer.writerows(rows)
     atomic_write(root / "runs.csv", out.getvalue())
-    table = read_runs_table(root / "runs.csv")
-    axes = [k for k in specs[0].params if k != "seed"] if specs else []
-    metric = chosen_metric(config)
-    write_plots(table, root / "plots", axes, scored_measures(config.evaluate))
-    atomic_write(
-        root / "summary.md",
-        summary_markdown(table, config.name, metric, axes, config.description),
-    )
-    return compare_settings(table, metric, axes)
+    return read_runs_table(root / "runs.csv")
 
 
 def read_runs_table(path: Path) -> pd.DataFrame:
@@ -145,3 +163,139 @@ def load_experiment(path: str | Path) -> Experiment:
     if not (path / "runs.csv").is_file():
         raise RunError(f"{path}: not an experiment results folder (no runs.csv); run `topics run EXPERIMENT.toml` first")
     return Experiment(path)
+
+
+# --- search results: the study in search.db -----------------------------------------------------
+
+#: the study of a file with [search], in the experiment folder
+STUDY_FILE = "search.db"
+
+
+@dataclass
+class SearchResult:
+    """The state of a study after ``run_experiment``: its trials, and the best one."""
+
+    study_file: Path
+    objective: list[str]
+    trials: int  # finished: complete or pruned
+    complete: int
+    pruned: int
+    failed: int
+    new: int  # finished in this call
+    best_trial: int | None = None
+    best_params: dict[str, Any] = field(default_factory=dict)
+    best_values: list[float] = field(default_factory=list)
+    #: trial numbers of the Pareto front (several objectives)
+    pareto: list[int] = field(default_factory=list)
+
+
+def search_result(root: Path, measures: list[str], study: optuna.Study | None, new: int) -> SearchResult:
+    """Counts of the study's trials, and its best trial by the first of ``measures`` (on the Pareto front)."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False) if study is not None else []
+    count = {state: sum(t.state == state for t in trials) for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
+    result = SearchResult(
+        root / STUDY_FILE,
+        measures,
+        count[TrialState.COMPLETE] + count[TrialState.PRUNED],
+        count[TrialState.COMPLETE],
+        count[TrialState.PRUNED],
+        count[TrialState.FAIL],
+        new,
+    )
+    if study is None or not count[TrialState.COMPLETE]:
+        return result
+    front = study.best_trials
+    result.pareto = [t.number for t in front]
+    best = (min if measures[0] in LOWER_IS_BETTER else max)(front, key=lambda t: t.values[0])
+    result.best_trial, result.best_params, result.best_values = best.number, dict(best.params), list(best.values)
+    return result
+
+
+def write_search_outputs(
+    root: Path, config: ExperimentConfig, study: optuna.Study, specs: list[RunSpec], measures: list[str]
+) -> tuple[Comparison, str] | None:
+    """``runs.csv`` (a ``trial`` and a ``trial_state`` column) and ``summary.md``; returns the complete
+    trials compared over seeds and the best run (the best seed of the best trial)."""
+    from optuna.trial import TrialState
+
+    states = {t.number: t.state.name.lower() for t in study.get_trials(deepcopy=False)}
+    rows = []
+    for row in runs_rows(root, specs, {}):
+        trial = row.pop("trial")
+        rows.append(
+            {"run_id": row.pop("run_id"), "status": row.pop("status"), "trial": trial, "trial_state": states[trial], **row}
+        )
+    table = write_runs_table(root, rows)
+    metric = measures[0]
+    compared = None
+    complete = table[table["trial_state"] == "complete"] if len(table) else table
+    if len(complete) and metric in complete.columns:
+        try:
+            best_run, comparison = best_run_id(complete, metric, ["trial"])
+            compared = comparison, best_run
+        except TopicsError:
+            compared = None
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
+    atomic_write(root / "summary.md", _search_summary(config, measures, study, trials, table, compared))
+    return compared
+
+
+def _search_summary(config, measures, study, trials, table, compared) -> str:
+    search = config.search
+    lines = [f"# {config.name}", ""]
+    if config.description:
+        lines += [config.description, ""]
+    states = [t.state.name.lower() for t in trials]
+    lines += [
+        f"Search: sampler {search.sampler} (seed {search.seed}), objective {', '.join(measures)}, "
+        f"{search.seeds_per_trial} seeds per trial; {states.count('complete')} complete, {states.count('pruned')} pruned, "
+        f"{states.count('fail')} failed trials. Study `{config.name}` in `{STUDY_FILE}` (optuna-dashboard opens it).",
+        "",
+    ]
+    if compared is None:
+        return "\n".join([*lines, "No complete trial yet.", ""])
+    comparison, best_run = compared
+    best = int(comparison.best["trial"])
+    row = comparison.table.iloc[0]
+    metric = comparison.metric
+    params = ", ".join(f"{k} = {format_number(v)}" for k, v in study.trials[best].params.items())
+    seeds = table[(table["trial"] == best) & (table["status"] == COMPLETE)][metric]
+    lines += [
+        f"## Best trial by {metric}: trial {best}",
+        "",
+        f"Settings: {params}.",
+        "",
+        f"{metric} {format_number(row[f'{metric}_mean'])} ± {format_number(row[f'{metric}_std'])} (mean ± sd over "
+        f"{int(row['seeds'])} seeds; 95% CI [{format_number(row[f'{metric}_ci_low'])}, {format_number(row[f'{metric}_ci_high'])}]); "
+        f"per seed: {', '.join(format_number(v) for v in seeds)}.",
+        "",
+        comparison.verdict(),
+        "",
+        f"Best run: `{best_run}`, the best seed of the best trial.",
+        "",
+    ]
+    if len(measures) > 1:
+        lines += ["## Pareto front", "", ", ".join(f"trial {t.number} ({t.values})" for t in study.best_trials), ""]
+    lines += ["## Trials", "", to_markdown(_history(trials, measures[0])), ""]
+    return "\n".join(lines)
+
+
+def _history(trials, metric: str):
+    """One row per trial: state, settings, objective value and the best value so far."""
+    import pandas as pd
+
+    best: float | None = None
+    rows = []
+    for trial in trials:
+        value = trial.values[0] if trial.values else None
+        if trial.state.name == "PRUNED" and trial.intermediate_values:
+            value = trial.intermediate_values[max(trial.intermediate_values)]
+        if trial.state.name == "COMPLETE" and value is not None:
+            better = best is None or (value < best if metric in LOWER_IS_BETTER else value > best)
+            best = value if better else best
+        rows.append(
+            {"trial": trial.number, "state": trial.state.name.lower(), **trial.params, metric: value, "best so far": best}
+        )
+    return pd.DataFrame(rows).fillna(math.nan)

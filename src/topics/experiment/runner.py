@@ -39,6 +39,7 @@ from topics.experiment.results import (
     MISSING,
     UNSCORED,
     Experiment,
+    SearchResult,
     flat_params,
     load_experiment,
     read_json,
@@ -54,7 +55,6 @@ from topics.runs.folder import run_config_hash
 if TYPE_CHECKING:
     import pandas as pd
 
-    from topics.preprocessing.prepared import PreparedCorpus
 
 __all__ = [
     "Experiment",
@@ -110,6 +110,8 @@ class ExperimentResult:
     comparison: Comparison | None = None
     #: the best seed of the best setting
     best_run_id: str | None = None
+    #: the study, for a file with ``[search]``
+    search: SearchResult | None = None
 
     @property
     def runs(self) -> pd.DataFrame:
@@ -233,6 +235,24 @@ def run_experiment(
         raise ConfigError("`scheduler` is the address of a Dask scheduler; it needs `executor` dask")
     jobs = max(1, jobs or os.cpu_count() or 1)
     root = experiment_dir(Path(results), config.name)
+    if config.search is not None:
+        # search.py builds on this module's helpers, hence the import here
+        from topics.experiment.search import check_search, run_search
+
+        origin = config.name if isinstance(experiment, ExperimentConfig) else str(experiment)
+        check_search(config, origin)
+        if force:
+            raise ConfigError(f"{origin}: --force does not apply to a [search]; to start a new study delete {root / 'search.db'}")
+        return run_search(
+            config,
+            root,
+            source_text=source_text,
+            jobs=jobs,
+            run_executor=run_executor,
+            scheduler=scheduler,
+            dry_run=dry_run,
+            progress=report,
+        )
 
     corpus = Corpus(config.corpus)
     specs = expand_grid(config, corpus.fingerprint())

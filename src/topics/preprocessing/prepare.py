@@ -45,6 +45,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import importlib
+import itertools
 import logging
 import os
 import shutil
@@ -74,6 +75,7 @@ from topics.preprocessing.prepared import (
     BagOfWords,
     PreparedCorpus,
     existing_prepared,
+    file_records,
     write_vocabulary,
 )
 from topics.preprocessing.shards import Shard, Workers
@@ -183,6 +185,7 @@ def preprocess(
             }
         )
 
+    _check_not_the_input(corpus, out_dir)
     reused = existing_prepared(out_dir, fingerprint, force)
     if reused is not None:
         log.info(
@@ -191,6 +194,7 @@ def preprocess(
             reused.fingerprint[:12],
         )
         return reused
+    _check_language(corpus, resolved)
 
     try:
         work = work_dir_beside(out_dir)
@@ -216,6 +220,7 @@ def preprocess(
             "num_tokens": facts["num_tokens"],
             "num_nnz": facts["num_nnz"],
             "versions": package_versions(),
+            "files": file_records(work),  # size and SHA-256 of each file: load checks the sizes
         }
         write_json(work / "prepared.json", manifest)  # written last: marks the folder complete
         replace_folder(work, out_dir)
@@ -324,6 +329,7 @@ def _prepare_into(
         "documents_read": corpus_report.get("documents_read", n_docs),
         "skipped": corpus_report.get("skipped", []),
         "skipped_by_reason": corpus_report.get("skipped_by_reason", {}),
+        **{key: corpus_report[key] for key in ("inputs_seen", "input_unit", "encodings") if key in corpus_report},
         "warnings": warnings,
         "num_docs": n_docs,
         "num_test_docs": int(is_test.sum()),
@@ -336,6 +342,50 @@ def _prepare_into(
         "processes": processes,
         "peak_memory_mb": peak_memory,
     }
+
+
+def _check_not_the_input(corpus, out_dir: Path) -> None:
+    """Refuse an output folder that is the input or holds it: replacing it would delete the corpus."""
+    source = getattr(corpus, "path", None)
+    if source is None:
+        return
+    source, out = Path(source).resolve(), out_dir.resolve()
+    if out == source or out in source.parents:
+        raise CorpusError(
+            f"{out_dir}: is the corpus being read, or holds it ({source}); choose another output folder"
+        )
+
+
+#: documents sampled, and the least share of their words the configured language must know
+LANGUAGE_SAMPLE, LANGUAGE_SHARE = 50, 0.3
+#: candidates of the language detector, by script (each costs a second or two to load)
+CANDIDATE_LANGUAGES = {"cyrillic": ("ru", "uk", "bg"), "latin": ("en", "de", "fr", "es", "it", "pt", "nl")}
+
+
+def _check_language(corpus, config: PreprocessConfig) -> None:
+    """Stop when a sample of the documents is not in ``config.language`` left at its default (a language
+    set explicitly is trusted): a Russian corpus must not get English stopwords and lemmas silently."""
+    if "language" in config.model_fields_set or getattr(corpus, "format", None) in PRETOKENISED_FORMATS:
+        return
+    sample = " ".join(document.text[:2000] for document in itertools.islice(corpus, LANGUAGE_SAMPLE))
+    letters = [c for c in sample[:20000] if c.isalpha()]
+    if len(sample.split()) < 100 or not letters:
+        return  # too little text to tell
+    from simplemma import in_target_language, langdetect
+
+    configured = tuple(config.language.split(","))
+    if in_target_language(sample, lang=configured) >= LANGUAGE_SHARE:
+        return
+    cyrillic = sum("\u0400" <= c <= "\u04ff" for c in letters) > len(letters) / 2
+    detected, share = langdetect(sample, lang=CANDIDATE_LANGUAGES["cyrillic" if cyrillic else "latin"])[0]
+    if detected in configured or detected == "unk" or share < 0.5:
+        return
+    source = _corpus_description(corpus).get("source") or "corpus"
+    raise CorpusError(
+        f"{source}: the documents look like {detected!r} ({share:.0%} of sampled words), not the configured "
+        f"language {config.language!r}; set [preprocess] language = {detected!r} and stopwords to a list for it"
+        f" (e.g. 'russian' or a file), or set language explicitly to keep it"
+    )
 
 
 def _corpus_report(corpus, n_docs: int) -> dict:

@@ -1,7 +1,8 @@
 """A prepared corpus folder, as ``topics.preprocess`` writes it: loading and streaming its data.
 
-``PreparedCorpus.load(path)`` checks the folder (format version, required files) and reads
-everything lazily: the vocabulary, frequencies and documents table when first asked for, token
+``PreparedCorpus.load(path)`` checks the folder (format version, required files, each file's size
+as recorded in ``prepared.json`` and the arrays' shapes against each other, so a truncated file is
+one message naming it) and reads everything lazily: the vocabulary, frequencies and documents table when first asked for, token
 ids memory-mapped, bag-of-words and texts streamed one document at a time.
 """
 
@@ -11,9 +12,11 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from topics._files import sha256_file
 from topics.config import PreprocessConfig
 from topics.errors import CorpusError
 from topics.preprocessing.phrases import import_phrase_layer
@@ -49,6 +52,15 @@ REQUIRED_FILES = (
 # --- writing the folder -----------------------------------------------------------------------
 
 
+def file_records(folder: Path) -> dict[str, dict[str, Any]]:
+    """Size and SHA-256 of every file of a prepared corpus folder but ``prepared.json``, which records them."""
+    return {
+        path.name: {"size": path.stat().st_size, "sha256": sha256_file(path)}
+        for path in sorted(Path(folder).iterdir())
+        if path.is_file() and path.name != "prepared.json"
+    }
+
+
 def write_vocabulary(work: Path, dictionary) -> None:
     ids = range(len(dictionary))
     id2token = {index: token for token, index in dictionary.token2id.items()}
@@ -64,6 +76,15 @@ def write_vocabulary(work: Path, dictionary) -> None:
         np.array([dictionary.dfs[i] for i in ids], dtype=np.int64),
         allow_pickle=False,
     )
+
+
+def _has_prepared_marker(folder: Path) -> bool:
+    """Whether ``folder/prepared.json`` is the manifest of a prepared corpus (the only folder `force` replaces)."""
+    try:
+        manifest = json.loads((folder / "prepared.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and {"format_version", "fingerprint", "preprocess"} <= manifest.keys()
 
 
 def existing_prepared(out_dir: Path, fingerprint: Callable[[], str], force: bool) -> PreparedCorpus | None:
@@ -83,10 +104,13 @@ def existing_prepared(out_dir: Path, fingerprint: Callable[[], str], force: bool
         if existing is not None and not force and existing.fingerprint == fingerprint():
             existing.reused = True
             return existing
-        if force:
+        if force and (existing is not None or _has_prepared_marker(out_dir)):
             return None
+        if existing is None and not _has_prepared_marker(out_dir):
+            raise CorpusError(f"{out_dir}: is not a prepared corpus of this package; choose another output folder")
         raise CorpusError(
-            f"{out_dir}: holds a different prepared corpus; choose another output folder, or set `force` to replace it"
+            f"{out_dir}: holds a different prepared corpus; choose another output folder, or set `force` to "
+            "replace it (the whole folder is deleted and prepared again)"
         )
     if any(out_dir.iterdir()):
         raise CorpusError(f"{out_dir}: is not empty and is not a prepared corpus; choose another output folder")
@@ -129,9 +153,55 @@ class PreparedCorpus:
         if missing:
             raise CorpusError(f"{path}: prepared corpus is incomplete (missing {', '.join(missing)}); {again}")
         try:
-            return cls(path, manifest)
+            corpus = cls(path, manifest)
         except (KeyError, ValueError) as error:
             raise CorpusError(f"{path}/prepared.json: invalid ({error}); {again}") from None
+        corpus._check_files()
+        return corpus
+
+    def _check_files(self) -> None:
+        """Cheap checks that no file is truncated or swapped: sizes as recorded at creation (folders
+        prepared before sizes were recorded skip these), then the arrays' shapes against each other
+        and the counts of ``prepared.json``. A CorpusError names the first file that fails."""
+        again = "the file is truncated or was changed; run `topics preprocess` again"
+        recorded = self.manifest.get("files")
+        for name, record in (recorded if isinstance(recorded, dict) else {}).items():
+            path = self.path / name
+            size = path.stat().st_size if path.is_file() else None
+            if size != record.get("size"):
+                found = "missing" if size is None else f"{size} bytes"
+                raise CorpusError(f"{path}: {found}, {record.get('size')} bytes when it was prepared; {again}")
+        shapes = {name: _npy_shape(self.path / name, again) for name in NPY_FILES}
+        expected = {
+            "offsets.npy": self.num_docs + 1,
+            "is_test.npy": self.num_docs,
+            "term_frequency.npy": self.num_terms,
+            "document_frequency.npy": self.num_terms,
+        }
+        for name, length in expected.items():
+            if shapes[name] != (length,):
+                raise CorpusError(f"{self.path / name}: shape {shapes[name]}, expected ({length},) from prepared.json; {again}")
+        offsets = np.load(self.path / "offsets.npy", mmap_mode="r", allow_pickle=False)
+        if shapes["tokens.npy"] != (int(offsets[-1]),) or int(offsets[0]) != 0:
+            raise CorpusError(
+                f"{self.path / 'tokens.npy'}: shape {shapes['tokens.npy']}, expected ({int(offsets[-1])},) "
+                f"from offsets.npy; {again}"
+            )
+        with (self.path / "vocabulary.txt").open("rb") as handle:
+            lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+        if lines != self.num_terms:
+            raise CorpusError(f"{self.path / 'vocabulary.txt'}: {lines} words, expected {self.num_terms} from prepared.json; {again}")
+
+    def verify(self) -> None:
+        """Check every file's SHA-256 against ``prepared.json`` (a full read of the folder; ``load``
+        checks sizes and shapes only). A CorpusError names the first file that differs."""
+        recorded = self.manifest.get("files")
+        if not isinstance(recorded, dict):
+            raise CorpusError(f"{self.path}/prepared.json: records no file hashes (an older prepared corpus); run `topics preprocess` again")
+        for name, record in recorded.items():
+            path = self.path / name
+            if not path.is_file() or sha256_file(path) != record.get("sha256"):
+                raise CorpusError(f"{path}: does not match prepared.json; the file was changed, run `topics preprocess` again")
 
     @cached_property
     def report(self) -> dict:
@@ -222,6 +292,26 @@ class PreparedCorpus:
             for layer in layers:
                 tokens = layer[tokens]
             yield [token for token in tokens if token in vocabulary]
+
+
+NPY_FILES = ("tokens.npy", "offsets.npy", "is_test.npy", "term_frequency.npy", "document_frequency.npy")
+
+
+def _npy_shape(path: Path, again: str) -> tuple[int, ...]:
+    """The shape in a ``.npy`` header, after checking the file holds exactly the data it declares."""
+    try:
+        with path.open("rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(handle)
+            header_end = handle.tell()
+        size = path.stat().st_size
+    except (OSError, ValueError, EOFError) as error:
+        raise CorpusError(f"{path}: not a readable .npy file ({error}); {again}") from None
+    expected = header_end + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if dtype.hasobject or size != expected:
+        raise CorpusError(f"{path}: {size} bytes, its header declares {expected} ({shape} of {dtype}); {again}")
+    return tuple(int(n) for n in shape)
 
 
 class BagOfWords:

@@ -1,13 +1,18 @@
-"""Figures on matplotlib's object API (no pyplot, no backend switch): trends, a topic's words and its prevalence."""
+"""Figures on matplotlib's object API (no pyplot, no backend switch): trends, a topic's words and its
+prevalence; and a topic's words per period as a small HTML table (a timeline to read across)."""
 
 from __future__ import annotations
 
+import base64
+import html
 import io
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from topics.reading.trends import Trends
 
 
@@ -59,6 +64,10 @@ def trends_figure(trends: Trends, labels: dict[int, str], *, stacked: bool | Non
     return figure
 
 
+def png_data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
 def figure_png(figure, dpi: int = 100) -> bytes:
     """The PNG bytes of a matplotlib ``Figure`` (made without pyplot, so nothing needs closing)."""
     buffer = io.BytesIO()
@@ -105,3 +114,38 @@ def topic_trend_png(trends: Trends, topic: int) -> bytes:
     axes.set_title(f"prevalence per {trends.period}", fontsize=9)
     figure.autofmt_xdate()
     return figure_png(figure, dpi=90)
+
+
+# ------------------------------------------------------------------------------------ words timeline
+
+
+def period_heading(start: str, period: str) -> str:
+    """A period's short name from its first day (ISO): ``2020``, ``2020 Q2``, ``2020-06``, or the day."""
+    year, month = start[:4], int(start[5:7])
+    return {"year": year, "quarter": f"{year} Q{(month - 1) // 3 + 1}", "month": start[:7]}.get(period, start)
+
+
+def words_timeline_html(words: pd.DataFrame, topic: int, n: int = 5) -> str:
+    """One topic's top ``n`` words per period from ``trend_words``'s table: an HTML table with one
+    column per period, best word first; a word not among the previous period's is bold, and a period
+    where the topic has too few documents is a grey dash."""
+    rows = words[words["topic"] == topic]
+    period, source = words.attrs.get("period", ""), words.attrs.get("source", "documents")
+    origin = "the model's own topic per period" if source == "model" else "from the documents' topic shares"
+    heads, columns, previous = [], [], set()
+    for start, group in rows.groupby("period", sort=True):
+        heads.append(f"<th>{html.escape(period_heading(str(start), period))}</th>")
+        listed = group[group["sufficient"]].sort_values("rank")["word"].head(n).tolist()
+        if not listed:
+            documents = float(group["documents"].iloc[0])
+            cells = [f'<span class="none" title="{documents:.1f} documents">&ndash;</span>']
+        else:
+            cells = [f"<b>{html.escape(w)}</b>" if previous and w not in previous else html.escape(w) for w in listed]
+        columns.append(cells)
+        previous = set(listed)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{c[r] if r < len(c) else ''}</td>" for c in columns) + "</tr>"
+        for r in range(max((len(c) for c in columns), default=0))
+    )
+    caption = f"top {n} words per {period} ({origin}; bold: new since the period before)"
+    return f'<div class="scroll"><table class="timeline"><caption>{html.escape(caption)}</caption><tr>{"".join(heads)}</tr>{body}</table></div>'

@@ -3,7 +3,8 @@
 For an experiment folder (``results/<experiment>``): its comparison table (``runs.csv``), summary
 and plots, then the best run (or a chosen one) in detail. For a run folder: that run in detail.
 A run in detail is each topic's label, top-word bar chart, coherence, share of the corpus, most
-representative articles (linked to their urls) and its trend over time when documents have dates.
+representative articles (linked to their urls) and, when documents have dates, its trend over time
+and beneath it a timeline of its top words per period (a dynamic model's own topics per period).
 
 Self-contained: images are PNG data URIs, styles and the one small script are inline, and the only
 URLs are the articles' own links. The script checks, after loading, that every image decoded and
@@ -15,7 +16,6 @@ d3 and CSS inlined, so it works with no network either.
 
 from __future__ import annotations
 
-import base64
 import html
 import logging
 from pathlib import Path
@@ -29,12 +29,14 @@ from topics.experiment.statistics import LOWER_IS_BETTER, aggregate, best_run_id
 from topics.reading.documents import representative_documents
 from topics.reading.figures import (
     figure_png,
+    png_data_uri,
     topic_trend_png,
     trends_figure,
     word_bar_png,
+    words_timeline_html,
 )
 from topics.reading.labels import topic_labels
-from topics.reading.trends import topic_trends
+from topics.reading.trends import PERIODS, document_periods, model_topic_words, topic_trends, words_table
 from topics.runs import is_run_folder
 from topics.runs.folder import MANIFEST, write_run_outputs
 from topics.runs.run import load_run
@@ -50,6 +52,8 @@ log = logging.getLogger(__name__)
 REPORT_HTML = "report.html"
 #: runs.csv columns that can pick the best run, in order of preference; higher is better
 COHERENCE_PREFERENCE = ("c_npmi", "c_v", "c_uci", "u_mass")
+#: a topic's words timeline: words per period, and at most this many periods (coarser periods beyond)
+TIMELINE_WORDS, TIMELINE_PERIODS = 5, 12
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
@@ -64,6 +68,8 @@ th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .meta{color:#555;font-size:.9rem}.note{color:#8a5a00;background:#fff6e0;padding:.4rem .6rem;border-radius:4px}
 .scroll{overflow-x:auto}pre{background:#f7f7f7;padding:.6rem;white-space:pre-wrap;font-size:.85rem}
 nav a{margin-right:.6rem}
+table.timeline td{white-space:nowrap;font-size:.8rem}table.timeline caption{text-align:left;color:#555;font-size:.8rem}
+.timeline .none{color:#aaa}
 """
 
 # Registered first, so errors anywhere on the page are recorded; the check runs after `load`,
@@ -88,10 +94,6 @@ window.addEventListener("load", function () {
 
 def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
-
-
-def png_data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def _img(png: bytes, alt: str) -> str:
@@ -119,6 +121,19 @@ def _document_rows(documents: pd.DataFrame) -> str:
     return "<table><tr><th>article</th><th>date</th><th>weight</th></tr>" + "".join(rows) + "</table>"
 
 
+def timeline_words(run: Run, period: str) -> pd.DataFrame:
+    """``trend_words`` for the words timelines: a dtm run's own periods; else ``period``, made coarser
+    until there are at most ``TIMELINE_PERIODS`` periods (a timeline has one column per period)."""
+    own = model_topic_words(run)
+    order = list(PERIODS)
+    candidates = [own[0]] if own is not None else order[order.index(period) :] if period in order else [period]
+    for candidate in candidates:
+        periods = document_periods(run, candidate, needed_for="there are no words per period")
+        if len(periods.labels) <= TIMELINE_PERIODS:
+            break
+    return words_table(run, periods, TIMELINE_WORDS)
+
+
 def run_section(
     run: Run,
     *,
@@ -136,13 +151,17 @@ def run_section(
     measures = list(metrics)
     share = model.doc_topics.mean(axis=0) if len(model.doc_topics) else np.zeros(model.num_topics)
     top_ids = model.top_word_ids(words)
-    trends = None
+    trends = timeline = None
     trend_note = ""
     try:
         trends = topic_trends(run, period)
         trend_note = trends.note
+        timeline = timeline_words(run, period)
     except TopicsError as error:
-        trend_note = f"No trends over time: {str(error).removeprefix(f'{run.path}: ')}"
+        if trends is None:
+            trend_note = f"No trends over time: {str(error).removeprefix(f'{run.path}: ')}"
+        else:
+            log.warning("%s; the report has no words timelines", error)
     parts = [f'<h2 id="run">{_e(heading or f"Run {run.id}")}</h2>']
     config = run.config
     parts.append(
@@ -198,6 +217,8 @@ def run_section(
             f'<p class="meta">share of the corpus {share[k]:.1%}{" &middot; " + scores if scores else ""}</p>',
             '<div class="figures">' + "".join(figures) + "</div>",
         ]
+        if timeline is not None:
+            body.append(words_timeline_html(timeline, k, TIMELINE_WORDS))
         if docs:
             body.append("<h4>Most representative articles</h4>" + _document_rows(representative_documents(run, k, docs)))
         body.append("</section>")

@@ -11,6 +11,8 @@ p(w | k, t); N_tk = Σ_{d ∈ t} θ_dk is the topic's effective number of docume
 a pair (t, k) with N_tk below ``min_docs`` is marked insufficient instead of being given words.
 Words are ranked by p(w | k, t) or by relevance against the topic's distribution over all dated
 documents, λ·log p(w | k, t) + (1 - λ)·log(p(w | k, t) / p(w | k)) (after Sievert and Shirley 2014).
+A dynamic topic model's run (engine ``dtm``) has its own topics per period, and those are its
+words per period instead (``source`` "model" rather than "documents").
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from topics.reading.documents import document_metadata
 from topics.reading.figures import figure_png, trends_figure
 from topics.reading.labels import topic_labels
 from topics.runs.folder import write_run_outputs
+from topics.training.engines.dtm_lda import PERIODS_CSV, TOPIC_WORDS_BY_PERIOD, read_periods
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,7 +47,9 @@ MIN_DOCS = 5.0
 TRENDS_CSV = "trends.csv"
 TRENDS_PNG = "trends.png"
 TREND_WORDS_CSV = "trend_words.csv"
-TREND_WORDS_COLUMNS = ["period", "topic", "rank", "word", "weight", "documents", "sufficient", "min_docs"]
+TREND_WORDS_COLUMNS = ["period", "topic", "rank", "word", "weight", "documents", "sufficient", "min_docs", "source"]
+#: where a run's words per period come from: the model's own topics per period, or the documents
+SOURCES = ("auto", "model", "documents")
 
 
 @dataclass
@@ -240,6 +245,41 @@ def check_words_options(words: int, ranking: str, relevance_lambda: float, min_d
         raise ConfigError(f"min_docs must be a number >= 0, got {min_docs}")
 
 
+def model_topic_words(run: Run) -> tuple[str, list[str], np.ndarray] | None:
+    """The period, the periods' first days and the T x K x V topic-word matrices of a run whose model
+    has topics of its own per period (engine ``dtm``); None for a static model."""
+    folder = run.path / "model"
+    if not (folder / TOPIC_WORDS_BY_PERIOD).is_file():
+        return None
+    run.verify([f"model/{TOPIC_WORDS_BY_PERIOD}", f"model/{PERIODS_CSV}"])
+    _, starts, _ = read_periods(folder / PERIODS_CSV)
+    return run.config.period, starts, np.load(folder / TOPIC_WORDS_BY_PERIOD, allow_pickle=False)
+
+
+def _own_words(run: Run, periods: DocumentPeriods, source: str) -> np.ndarray | None:
+    """The model's topics per period when ``source`` asks for them (``auto``: when it has them)."""
+    if source not in SOURCES:
+        raise ConfigError(unknown_name("source", source, SOURCES))
+    own = None if source == "documents" else model_topic_words(run)
+    if own is None:
+        if source == "model":
+            raise RunError(f"{run.path}: its model (engine {run.engine}) has no topics per period; only a dtm run has")
+        return None
+    trained, starts, topic_words = own
+    if periods.period != trained:
+        raise RunError(
+            f"{run.path}: this dtm run's topics are per {trained} (trained with period = {trained}), not per "
+            f"{periods.period}; ask for period {trained}, or for source 'documents' to read the words per "
+            f"{periods.period} from the documents' topic shares"
+        )
+    if starts != periods.labels:
+        raise RunError(
+            f"{run.path}: the model's periods ({starts[0]} to {starts[-1]}) are not its documents' "
+            f"({periods.labels[0]} to {periods.labels[-1]}); retrain the run"
+        )
+    return topic_words
+
+
 def words_table(
     run: Run,
     periods: DocumentPeriods,
@@ -247,56 +287,74 @@ def words_table(
     ranking: str = "probability",
     relevance_lambda: float = 0.6,
     min_docs: float = MIN_DOCS,
+    source: str = "auto",
 ) -> pd.DataFrame:
     """``trend_words`` for periods already assigned (see there)."""
     import pandas as pd
 
     check_words_options(words, ranking, relevance_lambda, min_docs)
+    own = _own_words(run, periods, source)
     model = run.model
     theta = np.asarray(model.doc_topics, dtype=np.float64)
     totals = theta.sum(axis=1, keepdims=True)
     theta = np.divide(theta, totals, out=np.zeros_like(theta), where=totals > 0)
-    counts = doc_word_matrix(run)
+    counts = doc_word_matrix(run) if own is None else None
     vocabulary = model.vocabulary
     overall = None
-    if ranking == "relevance":
+    if ranking == "relevance" and own is not None:
+        overall = np.asarray(model.topic_word, dtype=np.float64)  # the mean of the model's topics over the periods
+    elif ranking == "relevance" and counts is not None:
         # p(w | k) from the same estimator pooled over all dated documents
         dated = np.flatnonzero(periods.of_doc >= 0)
         pooled = np.asarray(counts[dated].T @ theta[dated]).T
         mass = pooled.sum(axis=1, keepdims=True)
         overall = np.divide(pooled, mass, out=np.zeros_like(pooled), where=mass > 0)
 
+    label_of_source = "documents" if own is None else "model"
     records: list[tuple] = []
     for t, label in enumerate(periods.labels):
         members = periods.members(t)
         effective = theta[members].sum(axis=0)
-        table = np.asarray(counts[members].T @ theta[members]).T if members.size else None  # K x V
+        if own is not None:
+            table = own[t]  # K x V
+        elif members.size and counts is not None:
+            table = np.asarray(counts[members].T @ theta[members]).T
+        else:
+            table = None
         for k in range(model.num_topics):
             mass = float(table[k].sum()) if table is not None else 0.0
             n_docs = float(effective[k])
             if n_docs < min_docs or mass <= 0:
-                records.append((label, k, None, "", np.nan, n_docs, False, min_docs))
+                records.append((label, k, None, "", np.nan, n_docs, False, min_docs, label_of_source))
                 continue
             assert table is not None
             p = table[k] / mass
             top = _rank(p, None if overall is None else overall[k], words, relevance_lambda)
             records.extend(
-                (label, k, rank, vocabulary[w], float(p[w]), n_docs, True, min_docs) for rank, w in enumerate(top, start=1)
+                (label, k, rank, vocabulary[w], float(p[w]), n_docs, True, min_docs, label_of_source)
+                for rank, w in enumerate(top, start=1)
             )
     frame = pd.DataFrame.from_records(records, columns=TREND_WORDS_COLUMNS)
     frame["rank"] = frame["rank"].astype("Int64")
     frame["sufficient"] = frame["sufficient"].astype(bool)
-    frame.attrs.update(period=periods.period, ranking=ranking, relevance_lambda=relevance_lambda, undated=periods.undated)
+    frame.attrs.update(
+        period=periods.period,
+        ranking=ranking,
+        relevance_lambda=relevance_lambda,
+        undated=periods.undated,
+        source=label_of_source,
+    )
     return frame
 
 
 def trend_words(
     run: Run,
-    period: str = "month",
+    period: str | None = None,
     words: int = 10,
     ranking: str = "probability",
     relevance_lambda: float = 0.6,
     min_docs: float = MIN_DOCS,
+    source: str = "auto",
 ) -> pd.DataFrame:
     """The top ``words`` of every topic in every ``period`` (week, month, quarter or year).
 
@@ -308,16 +366,22 @@ def trend_words(
 
     Returns one row per (period, topic, rank): period (first day, ISO), topic, rank, word, weight
     (p(w | k, t)), documents (N_tk = Σ_{d ∈ t} θ_dk, the topic's effective number of documents),
-    sufficient, min_docs. A pair with N_tk < ``min_docs`` (or an empty period) is one row with
-    ``sufficient`` False and no word, so that every period from the first dated document's to the
-    last appears. Undated documents are left out; a RunError when no document has a date.
+    sufficient, min_docs, source. A pair with N_tk < ``min_docs`` (or an empty period) is one row
+    with ``sufficient`` False and no word, so that every period from the first dated document's to
+    the last appears. Undated documents are left out; a RunError when no document has a date.
+
+    A dynamic topic model (engine ``dtm``) has topics of its own per period: for its run the words
+    are those of the model's topic k in period t (p(w | k, t) = φ_tkw; relevance against the mean of
+    the topic over the periods), ``source`` "model"; for any other run ``source`` is "documents".
+    A dtm run's own topics exist only per the period it was trained with (a RunError for another
+    period; ``source="documents"`` reads any period from the documents' topic shares instead).
 
     Parameters
     ----------
     run : Run
         A run whose documents have dates; its prepared corpus must be where the run names it.
-    period : str
-        week, month, quarter or year.
+    period : str, optional
+        week, month, quarter or year; default: a dtm run's own period, else month.
     words : int
         Top words per (period, topic).
     ranking : str
@@ -326,6 +390,9 @@ def trend_words(
         λ of relevance ranking, in [0, 1]; 1 is ranking by probability.
     min_docs : float
         N_tk below this marks a (period, topic) insufficient.
+    source : str
+        auto (the model's own topics per period when it has them, else the documents'), model or
+        documents.
 
     Returns
     -------
@@ -337,8 +404,11 @@ def trend_words(
     >>> words[words["topic"] == 3].groupby("period")["word"].apply(" ".join)  # doctest: +SKIP
     """
     check_words_options(words, ranking, relevance_lambda, min_docs)
+    if period is None:
+        own = None if source == "documents" else model_topic_words(run)
+        period = "month" if own is None else own[0]
     periods = document_periods(run, period, needed_for="there are no words per period")
-    return words_table(run, periods, words, ranking, relevance_lambda, min_docs)
+    return words_table(run, periods, words, ranking, relevance_lambda, min_docs, source)
 
 
 def trend_words_csv(table: pd.DataFrame) -> str:

@@ -1,17 +1,19 @@
 """The run folder on disk: its manifest (identity, versions, times, the SHA-256 of every file) and
 the reading outputs added to a finished run.
 
-A run folder is immutable in what training wrote; the outputs made for reading it afterwards
-(``trends.csv``, ``trends.png``, ``report.html``, ``ldavis.html``, evaluation scores) are added
-beside it. Each file is written atomically and the manifest is then refreshed, so its hashes stay
-valid and a complete run never looks incomplete or changed. Before that, the files training wrote
-are checked against the manifest, so a refresh never blesses a tampered model. The user's
-``labels.toml`` is left out of the hashes: it is theirs to edit.
+A run folder is immutable in what training wrote: the manifest's ``files`` (the SHA-256 of every
+file at creation) never change. The outputs made for reading it afterwards (``trends.csv``,
+``trends.png``, ``report.html``, ``ldavis.html``, evaluation scores) are added beside it, each
+written atomically and recorded with its own hash in the manifest's ``outputs``; a later command
+never re-hashes a file it did not write, so it can never bless a tampered model. Every load of the
+model or of ``topics.csv`` is checked against the creation hashes. The user's ``labels.toml`` is
+left out of the hashes: it is theirs to edit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import platform
 from pathlib import Path
@@ -30,13 +32,15 @@ from topics.errors import RunError
 MANIFEST = "manifest.json"
 #: a user's own topic labels, in the run folder, never hashed
 LABELS_FILE = "labels.toml"
-#: files added after training, for reading; never checked before a refresh
+#: files added after training, for reading; recorded in the manifest's ``outputs``, never in ``files``
 READING_OUTPUTS = frozenset(
     {
         "metrics.json",
         "topic_metrics.csv",
         "trends.csv",
         "trends.png",
+        "trend_words.csv",
+        "period_metrics.csv",
         "report.html",
         "ldavis.html",
         LABELS_FILE,
@@ -84,7 +88,10 @@ def manifest_header(
 
 
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
-    """Record the SHA-256 of every file in ``run_dir`` (but the manifest and the user's labels) and write the manifest."""
+    """Record the SHA-256 of every file in ``run_dir`` (but the manifest and the user's labels) and write the manifest.
+
+    Called once, when the run is created: these ``files`` hashes are never recomputed afterwards.
+    """
     manifest = dict(manifest)
     manifest["files"] = {
         path.relative_to(run_dir).as_posix(): sha256_file(path)
@@ -111,9 +118,24 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     return manifest
 
 
+def _sha256(content: str | bytes) -> str:
+    return hashlib.sha256(content.encode("utf-8") if isinstance(content, str) else content).hexdigest()
+
+
+def _recorded(manifest: dict[str, Any]) -> dict[str, str]:
+    """Name -> SHA-256 of every file the manifest vouches for: the creation ``files``, then the
+    reading ``outputs`` (which never name a file of the creation)."""
+    files: dict[str, str] = dict(manifest.get("files", {}))
+    for name, digest in manifest.get("outputs", {}).items():
+        if name in READING_OUTPUTS:
+            files[name] = digest  # a manifest from before `outputs` hashed these with the creation
+    return files
+
+
 def verify_files(run_dir: Path, manifest: dict[str, Any], names: list[str] | None = None) -> None:
-    """Check the SHA-256 of the run's files (or of ``names``) against ``manifest``."""
-    recorded = manifest.get("files", {})
+    """Check the SHA-256 of the run's files (or of ``names``) against ``manifest``: a file written
+    when the run was created against the creation hashes, a reading output against its own."""
+    recorded = _recorded(manifest)
     for name in recorded if names is None else names:
         path = Path(run_dir) / name
         if name not in recorded or not path.is_file() or sha256_file(path) != recorded[name]:
@@ -121,14 +143,22 @@ def verify_files(run_dir: Path, manifest: dict[str, Any], names: list[str] | Non
 
 
 def write_run_outputs(run_dir: Path, files: dict[str, str | bytes]) -> list[Path]:
-    """Atomically write ``files`` (name -> text or bytes) into a complete run and refresh its manifest."""
+    """Atomically write ``files`` (name -> text or bytes) into a complete run and record their hashes in
+    the manifest's ``outputs``; the creation hashes (``files``) are left exactly as they were."""
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
-    verify_files(
-        run_dir,
-        manifest,
-        [name for name in manifest.get("files", {}) if name not in READING_OUTPUTS],
-    )
+    created = {name for name in manifest.get("files", {}) if name not in READING_OUTPUTS}
+    for name in files:
+        if name in created or name == MANIFEST:
+            raise RunError(f"{run_dir / name}: written when the run was created; a later command never replaces it")
+    verify_files(run_dir, manifest, sorted(created))
     written = [atomic_write(run_dir / name, content) for name, content in files.items()]
-    write_manifest(run_dir, {k: v for k, v in manifest.items() if k != "files"})
+    outputs = dict(manifest.get("outputs", {}))
+    # the hash of what this command wrote, never of what it finds on disk
+    outputs.update({name: _sha256(content) for name, content in files.items()})
+    manifest = dict(manifest)
+    manifest["outputs"] = dict(sorted(outputs.items()))
+    # a manifest from before `outputs` hashed reading outputs with the creation: they now live in `outputs`
+    manifest["files"] = {name: digest for name, digest in manifest.get("files", {}).items() if name not in files}
+    atomic_write(run_dir / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return written

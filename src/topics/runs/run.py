@@ -3,8 +3,8 @@
 A run folder holds ``config.toml``, ``manifest.json``, ``model/`` (the engine's model and the
 pickle-free ``TopicModel`` record), ``topics.csv``, ``doc_topics.csv``, ``log.txt`` and, once
 evaluated, ``metrics.json`` and ``topic_metrics.csv``. The manifest records versions,
-fingerprints, times and the SHA-256 of every file; a pickled model is loaded only when its
-hashes match.
+fingerprints, times and the SHA-256 of every file at creation; the model (pickled or ``.npy``) and
+``topics.csv`` are read only when they match those hashes.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -51,23 +51,43 @@ log = logging.getLogger(__name__)
 TOP_WORDS_SAVED = 20
 
 
+class _PassOn(logging.Handler):
+    """Hands a record to the root logger's handlers: what a captured logger let through before."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logging.getLogger().handle(record)
+
+
 @contextlib.contextmanager
 def _capture_log(path: Path) -> Iterator[None]:
-    """Send gensim's and our log records to ``path`` while training."""
+    """Send gensim's and our log records to ``path`` while training.
+
+    The loggers are lowered to INFO for the file; what reaches the root logger's handlers (the
+    terminal, a log the user redirects) stays what the loggers' levels let through before, so
+    capturing does not flood standard error with gensim's INFO records.
+    """
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     loggers = [logging.getLogger("gensim"), logging.getLogger("topics")]
-    saved = [lg.level for lg in loggers]
-    for lg in loggers:
+    saved = [(lg.level, lg.propagate, lg.getEffectiveLevel()) for lg in loggers]
+    passers = []
+    for lg, (_, propagate, effective) in zip(loggers, saved):
         lg.addHandler(handler)
+        passer = _PassOn(effective)
+        passers.append(passer)
+        if propagate:
+            lg.addHandler(passer)
+            lg.propagate = False
         if lg.level == logging.NOTSET or lg.level > logging.INFO:
             lg.setLevel(logging.INFO)
     try:
         yield
     finally:
-        for lg, level in zip(loggers, saved):
+        for lg, (level, propagate, _), passer in zip(loggers, saved, passers):
             lg.removeHandler(handler)
+            lg.removeHandler(passer)
+            lg.propagate = propagate
             lg.setLevel(level)
         handler.close()
 
@@ -108,11 +128,13 @@ def build_run(
     *,
     run_id: str,
     corpus_ref: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Train and write a complete run into ``workdir`` (an empty, private folder); returns the manifest.
 
     ``corpus_ref`` is how the run names its prepared corpus (a path relative to the run folder
-    or absolute); it defaults to the prepared corpus's absolute path.
+    or absolute); it defaults to the prepared corpus's absolute path. ``progress(done, total)``
+    hears the training passes (see ``train_lda``).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.UTC)
@@ -125,7 +147,7 @@ def build_run(
             prepared.path,
             seed,
         )
-        trained = train_lda(prepared, config, seed)
+        trained = train_lda(prepared, config, seed, progress=progress)
         log.info("run %s: trained in %.1f s", run_id, trained.wall_seconds)
     write_trained(workdir, trained)
     config_hash = run_config_hash(prepared.fingerprint, config, seed)
@@ -174,6 +196,7 @@ def create_run(
     run_dir: Path,
     *,
     force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Run:
     """Train one model and write its run folder, built beside ``run_dir`` and swapped in when complete.
 
@@ -187,6 +210,8 @@ def create_run(
         Training seed; the same seed gives the same topics.
     run_dir : path
         The run folder to write; an existing run there is replaced only with ``force``.
+    progress : callable, optional
+        ``progress(done, total)`` as training passes finish (see ``train_lda``).
 
     Returns
     -------
@@ -212,7 +237,7 @@ def create_run(
         ) from None
     try:
         corpus_ref = os.path.relpath(Path(prepared.path).resolve(), run_dir.resolve())
-        build_run(prepared, config, seed, workdir, run_id=run_dir.name, corpus_ref=corpus_ref)
+        build_run(prepared, config, seed, workdir, run_id=run_dir.name, corpus_ref=corpus_ref, progress=progress)
         replace_folder(workdir, run_dir)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -251,7 +276,19 @@ class Run:
 
     @cached_property
     def model(self) -> TopicModel:
-        return TopicModel.load(self.path / "model")
+        """The pickle-free ``TopicModel``, loaded only after its files match the creation hashes."""
+        self.verify(self._created("model/"))
+        try:
+            return TopicModel.load(self.path / "model")
+        except (OSError, ValueError, EOFError) as error:  # e.g. a .npy truncated before the run was recorded
+            raise RunError(f"{self.path / 'model'}: cannot be read ({error}); retrain the run") from None
+
+    def _created(self, prefix: str) -> list[str]:
+        """The files under ``prefix`` written when the run was created; a RunError when none was recorded."""
+        names = [name for name in self.manifest.get("files", {}) if name.startswith(prefix)]
+        if not names:
+            raise RunError(f"{self.path / prefix}: not recorded in the run's manifest; retrain the run")
+        return names
 
     @cached_property
     def prepared(self) -> PreparedCorpus:
@@ -272,6 +309,7 @@ class Run:
     def topics(self) -> pd.DataFrame:
         import pandas as pd
 
+        self.verify(["topics.csv"])
         return pd.read_csv(self.path / "topics.csv", keep_default_na=False)
 
     @property
@@ -304,7 +342,7 @@ class Run:
 
     def native_model(self) -> Any:
         """The engine's own model, loaded only after its files' hashes match the manifest (pickle runs code)."""
-        self.verify([name for name in self.manifest.get("files", {}) if name.startswith("model/")])
+        self.verify(self._created("model/"))
         return load_native(self.engine, self.path / "model")
 
 
@@ -318,13 +356,25 @@ def load_run(path: str | Path) -> Run:
     return Run(path=run_dir, manifest=manifest)
 
 
+def _relative_reference(run_dir: Path, settings: Any) -> Any:
+    """A measure's settings with its reference corpus named relative to the run folder, so a results
+    folder moved or shared elsewhere names no machine path."""
+    reference = settings.get("reference") if isinstance(settings, dict) else None
+    if not isinstance(reference, dict) or not reference.get("path"):
+        return settings
+    path = Path(reference["path"])
+    if path.is_absolute():
+        path = Path(os.path.relpath(path, Path(run_dir).resolve()))
+    return {**settings, "reference": {**reference, "path": path.as_posix()}}
+
+
 def write_evaluation(run: Run, evaluation: Evaluation) -> None:
     """Merge ``evaluation`` into the run's ``metrics.json`` and ``topic_metrics.csv``, replacing earlier
     values of the same measures, and keep the manifest's hashes current."""
     metrics = run.metrics
     settings = metrics.pop("settings", {})
     metrics.update(evaluation.metrics)
-    settings.update(evaluation.settings)
+    settings.update({measure: _relative_reference(run.path, value) for measure, value in evaluation.settings.items()})
     metrics["settings"] = settings
 
     topic_columns: dict[str, list[str]] = {}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,7 +49,13 @@ class TrainedModel:
         return ENGINES[self.engine].save(self.native, directory)
 
 
-def train_lda(prepared: PreparedCorpus, config: TrainConfig, seed: int = 0) -> TrainedModel:
+def train_lda(
+    prepared: PreparedCorpus,
+    config: TrainConfig,
+    seed: int = 0,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> TrainedModel:
     """Fit ``config.engine`` on the training documents of ``prepared`` with ``seed``.
 
     Parameters
@@ -60,6 +66,10 @@ def train_lda(prepared: PreparedCorpus, config: TrainConfig, seed: int = 0) -> T
         The engine and its settings.
     seed : int
         The seed; with one worker the same seed gives the same model.
+    progress : callable, optional
+        ``progress(done, total)`` after each pass over the corpus (gensim), each Gibbs sweep
+        (tomotopy), or at the start and end (scikit-learn, ``(0, 1)`` and ``(1, 1)``). It does not
+        change the model: the same seed gives the same topics with or without it.
 
     Returns
     -------
@@ -79,7 +89,7 @@ def train_lda(prepared: PreparedCorpus, config: TrainConfig, seed: int = 0) -> T
         raise CorpusError(f"{prepared.path}: no training documents; lower the held-out share")
     engine = lookup(ENGINES, "engine", config.engine)
     wall, cpu = time.perf_counter(), time.process_time()
-    native, topic_word, doc_topics, reproducible, parameters = engine.train(prepared, config, seed)
+    native, topic_word, doc_topics, reproducible, parameters = engine.train(prepared, config, seed, progress=progress)
     model = TopicModel(
         topic_word=normalise_rows(topic_word),  # gensim's float32 rows sum to 1 only within 1e-7
         doc_topics=np.asarray(doc_topics, dtype=np.float64),

@@ -1,9 +1,10 @@
 """The LDA engines, one module each, and the table of what each offers.
 
-Each engine module has ``train(prepared, config, seed)`` returning ``(native, topic_word,
+Each engine module has ``train(prepared, config, seed, progress=None)`` returning ``(native, topic_word,
 doc_topics, reproducible, parameters)``, ``doc_topics_of(native, bow, seed)``, ``save(native,
 directory)``, ``load(directory)`` and ``heldout_bound(native, bow, seed, total_docs)`` (the per-word
-held-out log-likelihood that perplexity is computed from). ``ENGINES`` holds one row per engine,
+held-out log-likelihood that perplexity is computed from); ``progress(done, total)``, when given, hears
+the passes (gensim), Gibbs sweeps (tomotopy, dtm) or just start and end (scikit-learn) as they finish. ``ENGINES`` holds one row per engine,
 as gensim's ``COHERENCE_MEASURES`` holds one row per measure.
 """
 
@@ -15,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from topics.training.engines import gensim_lda, sklearn_lda, tomotopy_lda
+from topics.training.engines import dtm_lda, gensim_lda, sklearn_lda, tomotopy_lda
 
 
 class Engine(NamedTuple):
@@ -36,7 +37,7 @@ ENGINES: dict[str, Engine] = {
         module.doc_topics_of,
         module.heldout_bound,
     )
-    for module in (gensim_lda, sklearn_lda, tomotopy_lda)
+    for module in (gensim_lda, sklearn_lda, tomotopy_lda, dtm_lda)
 }
 
 __all__ = ["ENGINES", "Engine"]

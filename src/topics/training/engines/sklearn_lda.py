@@ -7,7 +7,7 @@ scikit-learn.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,13 +44,23 @@ def parameters(config: TrainConfig, num_train: int, seed: int) -> dict[str, Any]
     return result
 
 
-def train(prepared: PreparedCorpus, config: TrainConfig, seed: int):
+def train(
+    prepared: PreparedCorpus,
+    config: TrainConfig,
+    seed: int,
+    progress: Callable[[int, int], None] | None = None,
+):
+    """Fit; ``progress`` hears only the start and the end (0 of 1, 1 of 1): ``fit`` has no hook."""
     from sklearn.decomposition import LatentDirichletAllocation
 
+    if progress is not None:
+        progress(0, 1)
     train_matrix = bow_matrix(prepared.bow("train"), prepared.num_terms)
     arguments = parameters(config, train_matrix.shape[0], seed)
     lda = LatentDirichletAllocation(**arguments)
     lda.fit(train_matrix)
+    if progress is not None:
+        progress(1, 1)
     topic_word = normalise_rows(lda.components_)
     doc_topics = doc_topics_of(lda, prepared.bow(), seed)
     return lda, topic_word, doc_topics, config.workers == 1, arguments

@@ -9,7 +9,7 @@ worker, training and inference are exactly reproducible for a seed (any parallel
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,7 +63,12 @@ def _words(doc: Iterable[tuple[int, float]]) -> list[str]:
     return words
 
 
-def train(prepared: PreparedCorpus, config: TrainConfig, seed: int):
+def train(
+    prepared: PreparedCorpus,
+    config: TrainConfig,
+    seed: int,
+    progress: Callable[[int, int], None] | None = None,
+):
     tp = import_tomotopy()
     arguments = parameters(config, seed)
     lda = tp.LDAModel(
@@ -87,6 +92,7 @@ def train(prepared: PreparedCorpus, config: TrainConfig, seed: int):
         workers=config.workers,
         parallel=_scheme(tp, config.parallel),
         show_progress=False,
+        **_reporting(progress),
     )
 
     topic_word = np.zeros((config.num_topics, prepared.num_terms))
@@ -115,6 +121,18 @@ def train(prepared: PreparedCorpus, config: TrainConfig, seed: int):
         reproducible,
         {**arguments, "tomotopy": tp.__version__},
     )
+
+
+def _reporting(progress: Callable[[int, int], None] | None) -> dict[str, Any]:
+    """``train`` arguments that call ``progress(sweeps done, sweeps)`` after every Gibbs sweep."""
+    if progress is None:
+        return {}
+
+    def report(model, done: int, total: int) -> None:
+        if done > 0:  # tomotopy also calls back before the first sweep
+            progress(done, total)
+
+    return dict(callback_interval=1, callback=report)
 
 
 def _scheme(tp, name: str):

@@ -1,0 +1,541 @@
+"""The bad inputs and faults of issue 13, one test per case: each ends ingested, skipped with a reason,
+or refused with one clear message (exit 2), and no file in a results folder can make the package run code."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from topics.cli import app
+from topics.config import load_config
+from topics.errors import ConfigError, RunError
+from topics.runs.run import load_run
+
+runner = CliRunner()
+
+
+def invoke(*args: object):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def lee_run(tmp_path_factory) -> Path:
+    """A small trained run beside its prepared corpus: ``<root>/prepared`` and ``<root>/run``."""
+    root = tmp_path_factory.mktemp("reliability")
+    result = invoke("preprocess", "sample:lee", "--out", root / "prepared", "--processes", 1)
+    assert result.exit_code == 0, result.output
+    result = invoke("train", root / "prepared", "--out", root / "run", "-k", 3, "--passes", 2)
+    assert result.exit_code == 0, result.output
+    return root / "run"
+
+
+@pytest.fixture
+def run_copy(lee_run, tmp_path) -> Path:
+    """A private copy of the run (and its prepared corpus, which the run names by a relative path)."""
+    shutil.copytree(lee_run.parent / "prepared", tmp_path / "prepared")
+    shutil.copytree(lee_run, tmp_path / "run")
+    return tmp_path / "run"
+
+
+# --- case 1: the creation hashes are immutable; evaluate never blesses an edit ----------------------
+
+
+@pytest.mark.parametrize("tampered", ["model/lda.gensim", "model/topic_word.npy", "topics.csv"])
+def test_case_01_creation_hashes_are_immutable(run_copy, tampered):
+    created = json.loads((run_copy / "manifest.json").read_text())["files"]
+    path = run_copy / tampered
+    path.write_bytes(path.read_bytes() + b"tampered")
+
+    result = invoke("evaluate", run_copy, "--measure", "u_mass")
+    manifest = json.loads((run_copy / "manifest.json").read_text())
+    assert manifest["files"] == created  # the edit is not blessed
+    run = load_run(run_copy)
+    with pytest.raises(RunError, match=rf"{tampered}: does not match the run's manifest.*retrain"):
+        run.verify()
+    if tampered == "topics.csv":
+        with pytest.raises(RunError, match="topics.csv: does not match.*retrain"):
+            _ = run.topics
+    else:
+        assert result.exit_code == 2 and "does not match the run's manifest" in result.output
+        with pytest.raises(RunError, match=f"{tampered}: does not match"):
+            run.native_model()
+        with pytest.raises(RunError, match=f"{tampered}: does not match"):
+            _ = run.model
+        shown = invoke("show", run_copy)
+        assert shown.exit_code == 2 and "retrain the run" in shown.output
+        inferred = invoke("infer", run_copy, "sample:lee")
+        assert inferred.exit_code == 2 and "retrain the run" in inferred.output
+
+
+def test_case_01_outputs_are_recorded_apart_from_the_creation_hashes(run_copy):
+    created = json.loads((run_copy / "manifest.json").read_text())["files"]
+    result = invoke("evaluate", run_copy, "--measure", "u_mass")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((run_copy / "manifest.json").read_text())
+    assert manifest["files"] == created
+    assert {"metrics.json", "topic_metrics.csv"} <= set(manifest["outputs"])
+    load_run(run_copy).verify()
+    # an edited output is caught too
+    (run_copy / "metrics.json").write_text("{}")
+    with pytest.raises(RunError, match="metrics.json: does not match"):
+        load_run(run_copy).verify()
+
+
+# --- case 25: a TOML value has the type it is written with ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('[model]\nnum_topics = "10"\n', "[model] num_topics must be an integer >= 1, got '10'"),
+        ("[model]\nnum_topics = true\n", "[model] num_topics must be an integer >= 1, got True"),
+        ("[model]\nnum_topics = 10.0\n", "[model] num_topics must be an integer >= 1, got 10.0"),
+        ('[preprocess]\nlemmatize = "yes"\n', "[preprocess] lemmatize must be true or false, got 'yes'"),
+    ],
+)
+def test_case_25_strict_types_in_toml(tmp_path, body, expected):
+    file = tmp_path / "config.toml"
+    file.write_text(body)
+    with pytest.raises(ConfigError) as error:
+        load_config(file, body[1 : body.index("]")])
+    assert str(error.value) == f"{file}: {expected}"
+
+
+def test_case_25_toml_numbers_for_floats_and_flags_stay_lax(tmp_path):
+    file = tmp_path / "config.toml"
+    file.write_text("[preprocess]\nno_above = 1\nphrase_threshold = 5\n[model]\nalpha = 1\n")
+    assert load_config(file, "preprocess").no_above == 1.0
+    assert load_config(file, "model").alpha == 1.0
+    # a command-line flag may still be parsed from text
+    assert load_config(file, "model", {"num_topics": "12"}).num_topics == 12
+
+
+# --- case 3: metrics.json names its reference corpus relative to the run folder -------------------
+
+
+def test_case_03_metrics_record_a_relative_reference_path(run_copy):
+    result = invoke("evaluate", run_copy, "--measure", "c_npmi")
+    assert result.exit_code == 0, result.output
+    text = (run_copy / "metrics.json").read_text()
+    assert str(run_copy.parent) not in text
+    reference = json.loads(text)["settings"]["c_npmi"]["reference"]["path"]
+    assert reference == "../prepared"
+    assert (run_copy / reference).resolve() == (run_copy.parent / "prepared").resolve()
+
+
+# --- case 4: a plots/ symlink out of the results folder is refused --------------------------------
+
+SMALL_EXPERIMENT = """\
+name = "{name}"
+seeds = [0]
+
+[corpus]
+source = "sample:lee"
+
+[preprocess]
+no_below = 3
+lemmatize = false
+phrases = "none"
+
+[model]
+num_topics = {k}
+passes = 1
+
+[evaluate]
+measures = ["u_mass"]
+"""
+
+
+def test_case_04_a_plots_symlink_out_of_the_results_folder_is_refused(tmp_path):
+    file = tmp_path / "small.toml"
+    file.write_text(SMALL_EXPERIMENT.format(name="small", k=2))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "results" / "small").mkdir(parents=True)
+    (tmp_path / "results" / "small" / "plots").symlink_to(outside)
+    result = invoke("run", file, "--results", tmp_path / "results")
+    assert result.exit_code == 2, result.output
+    assert "plots: would be written outside the results folder" in result.output
+    assert list(outside.iterdir()) == []
+
+
+# --- case 17: negative seeds and process counts are refused before anything runs ------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [
+        (["train", "{prepared}", "--out", "{out}", "--seed", "-5"], "--seed"),
+        (["preprocess", "sample:lee", "--out", "{out}", "--processes", "-2"], "--processes"),
+        (["preprocess", "sample:lee", "--out", "{out}", "--processes", "0"], "--processes"),
+    ],
+)
+def test_case_17_negative_seed_and_processes_are_refused(lee_run, tmp_path, command, flag):
+    args = [a.format(prepared=lee_run.parent / "prepared", out=tmp_path / "out") for a in command]
+    result = runner.invoke(app, args)
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+    assert result.exit_code == 2, result.output
+    assert flag in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+# --- case 19: user text is never read as rich markup ----------------------------------------------
+
+
+def test_case_19_a_title_with_markup_is_shown_as_text(tmp_path):
+    from topics.corpus.readers import sample_path
+
+    lines = [line for line in sample_path("lee").read_text(encoding="utf-8").splitlines() if line.strip()][:40]
+    records = [{"id": f"d{i}", "title": f"Budget [/] cuts [bold]{i}", "text": line} for i, line in enumerate(lines)]
+    source = tmp_path / "news.jsonl"
+    source.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    prepared, run = tmp_path / "prepared", tmp_path / "run"
+    result = invoke(
+        "preprocess", source, "--out", prepared, "--processes", 1, "--no-below", 1, "--no-lemmatize", "--phrases", "none"
+    )
+    assert result.exit_code == 0, result.output
+    result = invoke("train", prepared, "--out", run, "-k", 2, "--passes", 1)
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["show", str(run), "--topic", "0", "--docs", "3"])
+    assert result.exit_code == 0, result.output
+    assert result.exception is None
+    assert "Budget [/] cuts [bold]" in result.output
+
+
+# --- case 31: Ctrl-C says how to resume and exits 130 ---------------------------------------------
+
+
+def test_case_31_ctrl_c_exits_130_with_a_message(lee_run, tmp_path, monkeypatch):
+    import topics.runs.run
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(topics.runs.run, "train_lda", interrupted)
+    result = runner.invoke(app, ["train", str(lee_run.parent / "prepared"), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 130, result.output
+    assert "interrupted; rerun the same command to resume" in result.output
+    assert not (tmp_path / "run").exists() and list(tmp_path.iterdir()) == []
+
+
+# --- case 20: dates outside the documented window are flagged and left undated --------------------
+
+ARTICLE = "# {title}\n\n{date}\n\nThe council met on Monday to discuss the budget for schools.\n\nOriginal url:\n<https://example.org/{title}>\n"
+
+
+@pytest.mark.parametrize("date", ["0001-01-01", "9999-12-31", "1799-12-31", "2201-01-01"])
+def test_case_20_out_of_range_years_are_flagged_and_left_undated(tmp_path, date):
+    from topics.corpus.stream import read_corpus
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "odd.txt").write_text(ARTICLE.format(title="odd", date=date), encoding="utf-8")
+    (folder / "fine.txt").write_text(ARTICLE.format(title="fine", date="2014-05-19"), encoding="utf-8")
+    corpus = read_corpus(folder, "articles")
+    documents = {d.id: d for d in corpus}
+    assert documents["odd"].date is None and date not in documents["odd"].text
+    assert str(documents["fine"].date) == "2014-05-19"
+    assert corpus.report.warnings["date out of range (years 1800-2200); left undated"] == 1
+
+    records = tmp_path / "records.jsonl"
+    records.write_text(json.dumps({"id": "a", "text": "some words here", "date": date}) + "\n", encoding="utf-8")
+    corpus = read_corpus(records, "jsonl")
+    assert [d.date for d in corpus] == [None]
+    assert corpus.report.to_dict()["warnings"] == {"date out of range (years 1800-2200); left undated": 1}
+
+
+# --- case 16: an experiment file that cannot be read is one message, exit 2; a BOM is fine -------
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda path: None, "no such file"),
+        (lambda path: path.mkdir(), "is a folder"),
+        (lambda path: path.write_bytes('name = "caf\u00e9"\n'.encode("cp1252")), "not UTF-8"),
+    ],
+    ids=["missing", "folder", "not-utf8"],
+)
+def test_case_16_unreadable_experiment_files(tmp_path, make, expected):
+    path = tmp_path / "experiment.toml"
+    make(path)
+    result = runner.invoke(app, ["run", str(path), "--results", str(tmp_path / "results")])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "experiment.toml" in result.output and expected in result.output
+    assert not (tmp_path / "results").exists()
+
+
+def test_case_16_a_toml_file_with_a_bom_is_read(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"\xef\xbb\xbf[model]\nnum_topics = 7\n")
+    assert load_config(path, "model").num_topics == 7
+    experiment = tmp_path / "experiment.toml"
+    experiment.write_bytes(b"\xef\xbb\xbf" + SMALL_EXPERIMENT.format(name="bom", k=2).encode())
+    result = runner.invoke(app, ["run", str(experiment), "--results", str(tmp_path / "results"), "--dry-run"])
+    assert result.exit_code == 0, result.output
+
+
+# --- case 26: `topics run` exits 1 when a run failed, and says how many ---------------------------
+
+
+def test_case_26_run_exits_1_when_a_run_failed(tmp_path):
+    file = tmp_path / "fail.toml"
+    file.write_text(SMALL_EXPERIMENT.format(name="fail", k="[2, 100000]"))
+    result = invoke("run", file, "--results", tmp_path / "results")
+    assert result.exit_code == 1, result.output
+    assert "1 of 2 runs failed" in result.output
+
+
+# --- case 30: a run's scores do not depend on which runs are scored with it -----------------------
+
+
+def test_case_30_scores_do_not_depend_on_the_runs_scored_together(lee_run):
+    import numpy as np
+
+    from topics.evaluation import score_models
+    from topics.evaluation.scoring import reference_corpus
+    from topics.preprocessing import PreparedCorpus
+
+    prepared = PreparedCorpus.load(lee_run.parent / "prepared")
+    common = np.argsort(-prepared.term_frequency, kind="stable")[:200]
+    rng = np.random.default_rng(0)
+    models = [[[prepared.vocabulary[i] for i in rng.choice(common, 10, replace=False)] for _ in range(5)] for _ in range(24)]
+    measures = ["u_mass", "c_v", "c_uci", "c_npmi"]
+    reference = reference_corpus(prepared)
+    for a, b, c in zip(models[0::3], models[1::3], models[2::3]):
+        alone = score_models([a], reference, measures)[0]
+        together = score_models([b, c, a], reference, measures)[2]
+        for measure in measures:
+            assert alone[measure].tolist() == together[measure].tolist(), measure  # equal to the last bit
+
+
+# --- case 18: a truncated file of a prepared corpus or a run is one message naming it -------------
+
+
+def _truncate(path: Path, by: int = 7) -> None:
+    with path.open("r+b") as handle:
+        handle.truncate(path.stat().st_size - by)
+
+
+@pytest.mark.parametrize("name", ["tokens.npy", "offsets.npy", "vocabulary.txt", "documents.csv", "term_frequency.npy"])
+@pytest.mark.parametrize("recorded", [True, False], ids=["sizes-recorded", "older-folder"])
+def test_case_18_a_truncated_prepared_corpus_file_is_named(lee_run, tmp_path, name, recorded):
+    prepared = tmp_path / "prepared"
+    shutil.copytree(lee_run.parent / "prepared", prepared)
+    manifest = json.loads((prepared / "prepared.json").read_text())
+    assert set(manifest["files"]) == {p.name for p in prepared.iterdir()} - {"prepared.json"}
+    assert manifest["files"][name]["size"] == (prepared / name).stat().st_size
+    if not recorded:  # a folder prepared before sizes were recorded: the shapes still catch it
+        if name == "documents.csv":
+            pytest.skip("documents.csv is checked by its recorded size only")
+        del manifest["files"]
+        (prepared / "prepared.json").write_text(json.dumps(manifest))
+    _truncate(prepared / name, by=8 if name.endswith(".npy") else 7)
+    result = invoke("train", prepared, "--out", tmp_path / "run", "-k", 3, "--passes", 1)
+    assert result.exit_code == 2, result.output
+    assert f"{name}:" in result.output and "truncated" in result.output and "topics preprocess" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_case_18_prepared_corpus_hashes_are_recorded_and_verified(lee_run, tmp_path):
+    from topics.errors import CorpusError
+    from topics.preprocessing import PreparedCorpus
+
+    prepared = tmp_path / "prepared"
+    shutil.copytree(lee_run.parent / "prepared", prepared)
+    PreparedCorpus.load(prepared).verify()
+    tokens = prepared / "tokens.npy"
+    data = bytearray(tokens.read_bytes())
+    data[-1] ^= 1  # same size, other content
+    tokens.write_bytes(bytes(data))
+    with pytest.raises(CorpusError, match="tokens.npy: does not match prepared.json"):
+        PreparedCorpus.load(prepared).verify()
+
+
+def test_case_18_a_truncated_model_file_is_a_run_error(run_copy):
+    _truncate(run_copy / "model" / "topic_word.npy")
+    with pytest.raises(RunError, match="topic_word.npy: does not match the run's manifest"):
+        _ = load_run(run_copy).model
+    for command in (["show", run_copy], ["evaluate", run_copy, "--measure", "u_mass"]):
+        result = invoke(*command)
+        assert result.exit_code == 2, result.output
+        assert "topic_word.npy" in result.output and "retrain the run" in result.output
+
+
+# --- case 27: the progress of `topics preprocess` counts documents, with the total when known -----
+
+
+def test_case_27_preprocess_progress_counts_documents_of_a_known_total(tmp_path):
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    for i in range(30):
+        (folder / f"{i:02d}.txt").write_text(f"the council met on monday about schools and roads, item {i}\n")
+    result = invoke(
+        "preprocess", folder, "--format", "text", "--out", tmp_path / "prepared", "--processes", 1,
+        "--no-below", 1, "--no-above", 1, "--no-lemmatize", "--phrases", "none",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "tokenising: started, 30 documents" in result.output
+    assert "tokenising: 30/30 documents" in result.output
+
+
+# --- case 28: no gensim INFO lines without -v; --config names the TOML sections it reads ----------
+
+
+def test_case_28_config_help_names_the_toml_sections():
+    import re
+
+    def flat(text: str) -> str:
+        return re.sub(r"[\s│]+", " ", text)
+
+    assert "TOML file with [corpus] and [preprocess] sections" in flat(invoke("preprocess", "--help").output)
+    assert "TOML file with a [model] section" in flat(invoke("train", "--help").output)
+
+
+def test_case_28_no_info_log_lines_without_verbose(lee_run, tmp_path):
+    import subprocess
+    import sys
+
+    def topics(*args: object) -> str:
+        done = subprocess.run([sys.executable, "-m", "topics", *map(str, args)], capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        return done.stdout + done.stderr
+
+    prepared = lee_run.parent / "prepared"
+    assert "INFO" not in topics("train", prepared, "--out", tmp_path / "run", "-k", 2, "--passes", 1)
+    file = tmp_path / "small.toml"
+    file.write_text(SMALL_EXPERIMENT.format(name="small", k=2))
+    assert "INFO" not in topics("run", file, "--results", tmp_path / "results", "--jobs", 2)
+    assert "INFO gensim" in topics("-v", "train", prepared, "--out", tmp_path / "run-v", "-k", 2, "--passes", 1)
+
+
+# --- case 15: a full or read-only disk is one message, exit 2, and nothing complete-looking -------
+
+
+def _no_space(*args, **kwargs):
+    import errno
+
+    raise OSError(errno.ENOSPC, "No space left on device", "somewhere/tokens.npy")
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.name.startswith(".") or p.is_file())
+
+
+def test_case_15_disk_full_while_preprocessing(tmp_path, monkeypatch):
+    import topics.preprocessing.prepare
+
+    monkeypatch.setattr(topics.preprocessing.prepare, "write_vocabulary", _no_space)
+    result = runner.invoke(app, ["preprocess", "sample:lee", "--out", str(tmp_path / "prepared"), "--processes", "1"])
+    assert result.exit_code == 2, result.output
+    assert "somewhere/tokens.npy: No space left on device; free some space" in result.output
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_case_15_disk_full_while_training(lee_run, tmp_path, monkeypatch):
+    import topics.runs.run
+
+    monkeypatch.setattr(topics.runs.run, "write_trained", _no_space)
+    result = runner.invoke(app, ["train", str(lee_run.parent / "prepared"), "--out", str(tmp_path / "run"), "--passes", "1"])
+    assert result.exit_code == 2, result.output
+    assert "No space left on device; free some space" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_case_15_disk_full_while_running_an_experiment(tmp_path, monkeypatch):
+    import topics.runs.run
+
+    file = tmp_path / "small.toml"
+    file.write_text(SMALL_EXPERIMENT.format(name="small", k=2))
+    monkeypatch.setattr(topics.runs.run, "write_trained", _no_space)
+    result = runner.invoke(app, ["run", str(file), "--results", str(tmp_path / "results"), "--jobs", "1"])
+    assert result.exit_code == 2, result.output
+    assert "No space left on device; free some space" in result.output and "rerun the same command" in result.output
+    runs = tmp_path / "results" / "small" / "runs"
+    assert [p.name for p in runs.iterdir()] == []  # no run folder, complete or failed, and no temporary one
+
+
+def test_case_15_a_read_only_results_folder(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    file = tmp_path / "small.toml"
+    file.write_text(SMALL_EXPERIMENT.format(name="small", k=2))
+    results = tmp_path / "results"
+    results.mkdir()
+    real_mkdir, real_open = os.mkdir, os.open
+
+    def read_only(real):
+        def call(path, *args, **kwargs):
+            if str(path).startswith(str(results)):
+                raise OSError(errno.EROFS, "Read-only file system", str(path))
+            return real(path, *args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(os, "mkdir", read_only(real_mkdir))
+    monkeypatch.setattr(os, "open", read_only(real_open))
+    result = runner.invoke(app, ["run", str(file), "--results", str(results)])
+    assert result.exit_code == 2, result.output
+    assert "Read-only file system; choose a writable" in result.output and "results" in result.output
+    assert list(results.iterdir()) == []
+
+
+# --- case 29: the workers of a killed `topics run` die with it and install nothing ---------------
+
+
+def _session_processes(session: int) -> list[int]:
+    """Live (not zombie) processes of a session, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == session and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
+def test_case_29_workers_die_with_a_killed_run(tmp_path, signal_name):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    file = tmp_path / "kill.toml"
+    file.write_text(
+        SMALL_EXPERIMENT.format(name="kill", k=5)
+        .replace("seeds = [0]", "seeds = [0, 1, 2, 3, 4, 5]")
+        .replace("passes = 1", "passes = 40")
+    )
+    results = tmp_path / "results"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "topics", "run", str(file), "--results", str(results), "--jobs", "2"],
+        start_new_session=True,  # the session id finds every process it started
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    runs = results / "kill" / "runs"
+    deadline = time.monotonic() + 300
+    while not (runs.is_dir() and any(p.name.startswith(".tmp-") for p in runs.iterdir())):
+        assert process.poll() is None and time.monotonic() < deadline, "the experiment never started training"
+        time.sleep(0.05)
+    os.kill(process.pid, getattr(signal, signal_name))
+    process.wait()
+    installed = {p.name for p in runs.iterdir() if not p.name.startswith(".")}
+    deadline = time.monotonic() + 15
+    while _session_processes(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _session_processes(process.pid) == []
+    time.sleep(2)
+    assert {p.name for p in runs.iterdir() if not p.name.startswith(".")} == installed
