@@ -101,7 +101,7 @@ def article_body(text: str) -> str:
     if start < len(lines) and lines[start].lstrip().startswith("# "):
         start += 1
     marks = [i for i, line in enumerate(lines) if line.strip().lower().startswith("original url:")]
-    return "\n".join(lines[start:marks[-1] if marks else len(lines)])
+    return "\n".join(lines[start : marks[-1] if marks else len(lines)])
 
 
 def raw_documents(name: str, source: str) -> list[str]:
@@ -176,8 +176,11 @@ def prepare(topics_bin: str, name: str, pipeline: str, config: dict, workdir: Pa
         if config.get("preprocess"):
             write_toml(out.parent / f"{pipeline}.preprocess.toml", "preprocess", config["preprocess"])
             options += ["--config", str(out.parent / f"{pipeline}.preprocess.toml")]
-        topics_cli(topics_bin, ["preprocess", source, *options, "--out", str(out), "--processes", str(processes)],
-                   out.parent / f"{pipeline}.log")
+        topics_cli(
+            topics_bin,
+            ["preprocess", source, *options, "--out", str(out), "--processes", str(processes)],
+            out.parent / f"{pipeline}.log",
+        )
     return out
 
 
@@ -189,22 +192,35 @@ def train_topics(topics_bin: str, prepared: Path, pipeline: str, config: dict, k
         if config.get("model"):
             write_toml(run.parent / f"{pipeline}.model.toml", "model", config["model"])
             options = ["--config", str(run.parent / f"{pipeline}.model.toml")]
-        topics_cli(topics_bin, ["train", str(prepared), "--out", str(run), "-k", str(k), "--seed", str(seed), *options],
-                   run.parent / f"{pipeline}.log")
+        topics_cli(
+            topics_bin,
+            ["train", str(prepared), "--out", str(run), "-k", str(k), "--seed", str(seed), *options],
+            run.parent / f"{pipeline}.log",
+        )
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
-    words: dict[int, list[tuple[int, str]]] = {}
+    return dict(topics=run_topics(run), cpu_seconds=manifest["cpu_seconds"])
+
+
+def run_topics(run: Path, topn: int = 25) -> list[list[str]]:
+    """Each topic's top ``topn`` words by probability: from the model's topic-word matrix when the
+    run has one (topics.csv keeps only the top 20), else from topics.csv."""
+    matrix, vocabulary = run / "model" / "topic_word.npy", run / "model" / "vocabulary.json"
+    if matrix.is_file() and vocabulary.is_file():
+        words = json.loads(vocabulary.read_text(encoding="utf-8"))
+        topic_word = np.load(matrix, allow_pickle=False)
+        return [[words[i] for i in np.argsort(-row, kind="stable")[:topn]] for row in topic_word]
+    ranked: dict[int, list[tuple[int, str]]] = {}
     with (run / "topics.csv").open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
-            words.setdefault(int(row["topic"]), []).append((int(row["rank"]), row["word"]))
-    topics = [[w for _, w in sorted(words[t])] for t in sorted(words)]
-    return dict(topics=topics, cpu_seconds=manifest["cpu_seconds"])
+            ranked.setdefault(int(row["topic"]), []).append((int(row["rank"]), row["word"]))
+    return [[w for _, w in sorted(ranked[t])][:topn] for t in sorted(ranked)]
 
 
 def prepared_texts(prepared: Path) -> list[list[str]]:
     vocabulary = (prepared / "vocabulary.txt").read_text(encoding="utf-8").splitlines()
     tokens = np.load(prepared / "tokens.npy", allow_pickle=False)
     offsets = np.load(prepared / "offsets.npy", allow_pickle=False)
-    return [[vocabulary[i] for i in tokens[offsets[d]:offsets[d + 1]]] for d in range(len(offsets) - 1)]
+    return [[vocabulary[i] for i in tokens[offsets[d] : offsets[d + 1]]] for d in range(len(offsets) - 1)]
 
 
 # --- scoring ---------------------------------------------------------------------------------------
@@ -217,11 +233,8 @@ def score_topics(topics: list[list[str]], texts: list[list[str]], measure: str, 
     vocabulary = {w for text in texts for w in text}
     kept = [[w for w in topic if w in vocabulary] for topic in topics]
     if fast:
-        try:  # the package after its restructuring (src/topics/evaluation/), then before it
-            from topics.evaluation.coherence import score_models
-            from topics.evaluation.counting import ReferenceCorpus
-        except ImportError:
-            from topics.coherence import ReferenceCorpus, score_models
+        from topics.evaluation import ReferenceCorpus, score_models
+
         reference = ReferenceCorpus.from_token_lists(texts)
         return [float(v) for v in score_models([kept], reference, [measure])[0][measure]]
     from gensim.corpora import Dictionary
@@ -324,8 +337,10 @@ def table(rows: list[dict]) -> str:
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         groups.setdefault((row["corpus"], row["k"], row["pipeline"]), []).append(row)
-    lines = ["| corpus | K | pipeline | seeds | yard c_npmi (sd) | yard c_v | own c_npmi | own c_v | diversity | phrases | CPU s | CPU x tutorial |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| corpus | K | pipeline | seeds | yard c_npmi (sd) | yard c_v | own c_npmi | own c_v | diversity | phrases | CPU s | CPU x tutorial |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for (corpus, k, pipeline), members in groups.items():
         mean = {c: statistics.mean(m[c] for m in members) for c in COLUMNS}
         sd = statistics.stdev(m["yard_c_npmi"] for m in members) if len(members) > 1 else 0.0
@@ -356,8 +371,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--corpus", action="append", choices=list(CORPORA), help="repeat for several (default: all)")
     parser.add_argument("--k", action="append", type=int, help="repeat for several (default: 20 and 50)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--candidate", action="append", type=parse_candidate, default=[],
-                        help="NAME=file.toml with [preprocess] and [model] sections; repeat for several")
+    parser.add_argument(
+        "--candidate",
+        action="append",
+        type=parse_candidate,
+        default=[],
+        help="NAME=file.toml with [preprocess] and [model] sections; repeat for several",
+    )
     parser.add_argument("--no-defaults", action="store_true", help="leave out topics with its defaults")
     parser.add_argument("--topics-bin", default=str(REPO / ".venv" / "bin" / "topics"), help="the topics command")
     parser.add_argument("--workdir", type=Path, help="keep unpacked data, prepared corpora and runs here (reused)")
@@ -376,18 +396,23 @@ def main(argv: list[str] | None = None) -> None:
         args.workdir = Path(temporary)
     progress = lambda line: print(line, file=sys.stderr, flush=True)
     try:
-        rows = [row for name in args.corpus or list(CORPORA)
-                for row in measure_corpus(name, args.k or [20, 50], args.seeds, pipelines, args, progress)]
+        rows = [
+            row
+            for name in args.corpus or list(CORPORA)
+            for row in measure_corpus(name, args.k or [20, 50], args.seeds, pipelines, args, progress)
+        ]
     finally:
         if temporary:
             shutil.rmtree(temporary, ignore_errors=True)
     if args.json:
         args.json.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     print(table(rows))
-    print(f"\nmeans over seeds; top {TOPN} words by probability; yard = tutorial tokens lemmatised (simplemma), topic "
-          f"words mapped alike, phrases split; own = each pipeline's prepared tokens; diversity over the top 25; "
-          f"CPU = training.\ncoherence by {'the package' if args.fast else 'gensim CoherenceModel'}; "
-          f"total {time.perf_counter() - started:.0f} s")
+    print(
+        f"\nmeans over seeds; top {TOPN} words by probability; yard = tutorial tokens lemmatised (simplemma), topic "
+        f"words mapped alike, phrases split; own = each pipeline's prepared tokens; diversity over the top 25; "
+        f"CPU = training.\ncoherence by {'the package' if args.fast else 'gensim CoherenceModel'}; "
+        f"total {time.perf_counter() - started:.0f} s"
+    )
 
 
 if __name__ == "__main__":
