@@ -536,6 +536,345 @@ def test_case_29_workers_die_with_a_killed_run(tmp_path, signal_name):
     deadline = time.monotonic() + 15
     while _session_processes(process.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _session_processes(process.pid) == []
+    left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120] for pid in _session_processes(process.pid)}
+    assert left == {}
     time.sleep(2)
     assert {p.name for p in runs.iterdir() if not p.name.startswith(".")} == installed
+
+
+# --- the corpus readers (cases 5-14, 21-24, 2): every input ingested or skipped with a reason -----
+
+RUSSIAN_LINE = "Президент Владимир Путин во время рабочего визита в Пекин заявил о новых соглашениях."
+
+
+def _write(path: Path, data: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return path
+
+
+def _read(source: Path | str, format: str | None = None, **options):
+    """The documents and the corpus of ``source`` after one full pass."""
+    from topics.corpus.stream import read_corpus
+
+    corpus = read_corpus(source, format, **options)
+    return list(corpus), corpus
+
+
+def _reasons(corpus) -> dict[str, str]:
+    return {Path(s.source).name: s.reason for s in corpus.report.skipped}
+
+
+def _awkward_folder(root: Path) -> Path:
+    folder = root / "awkward"
+    _write(folder / "a.txt", "Plain text about the budget.")
+    _write(folder / "b.txt", "")
+    _write(folder / "c.txt", b"\x00\x01binary")
+    _write(folder / "d.txt", "Plain text about the budget.")
+    _write(folder / ".hidden.txt", "A hidden note.")
+    _write(folder / "sub" / "e.md", "Nested text.")
+    return folder
+
+
+def _article_folder(root: Path) -> Path:
+    folder = root / "articles"
+    _write(folder / "one.txt", ARTICLE.format(title="one", date="2014-05-19"))
+    _write(folder / "one.bak", ARTICLE.format(title="one", date="2014-05-19"))
+    _write(folder / "two.txt", "# Title only\n\nMay 1, 2020\n")
+    return folder
+
+
+def _lines_file(root: Path) -> Path:
+    return _write(root / "docs.cor", b"first document\r\n\r\nthird\rfourth\n" + RUSSIAN_LINE.encode("cp1251") + b"\n")
+
+
+def _jsonl_file(root: Path) -> Path:
+    lines = [json.dumps({"id": "a", "text": "one"}), "", "{bad", json.dumps({"id": "a", "text": "two"}), json.dumps([1])]
+    return _write(root / "docs.jsonl", "\n".join(lines) + "\n")
+
+
+def _csv_file(root: Path) -> Path:
+    return _write(root / "docs.csv", 'id,text\n1,"one, quoted"\n2,"two\nlines"\n3,\n,,\n4,a,b\n')
+
+
+@pytest.mark.parametrize(
+    ("make", "unit"),
+    [
+        (_awkward_folder, "files"),
+        (_article_folder, "files"),
+        (_lines_file, "lines"),
+        (_jsonl_file, "lines"),
+        (_csv_file, "rows"),
+        (lambda root: "sample:lee", "lines"),
+    ],
+    ids=["text", "articles", "lines", "jsonl", "csv", "sample"],
+)
+def test_case_05_inputs_seen_equal_ingested_plus_skipped(tmp_path, make, unit):
+    documents, corpus = _read(make(tmp_path))
+    report = corpus.report.to_dict()
+    assert report["input_unit"] == unit
+    assert report["inputs_seen"] == len(documents) + len(report["skipped"]) == report["documents_read"] + len(report["skipped"])
+    assert report["inputs_seen"] > 0 and sum(report["skipped_by_reason"].values()) == len(report["skipped"])
+
+
+def test_case_05_report_json_counts_inputs_seen(tmp_path):
+    folder = _awkward_folder(tmp_path)
+    for i in range(6):
+        _write(folder / f"more{i}.txt", f"Budget schools council meeting number {i} with teachers and parents.")
+    result = invoke("preprocess", folder, "--out", tmp_path / "prepared", "--processes", 1, "--no-below", 1, "--phrases", "none")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "prepared" / "report.json").read_text())
+    assert report["input_unit"] == "files"
+    assert report["inputs_seen"] == report["documents_read"] + len(report["skipped"]) == 12
+
+
+@pytest.mark.parametrize(("length", "max_chars"), [(200_000, None), (200_000, 150_000)], ids=["over-csv-limit", "over-max"])
+def test_case_06_a_long_csv_field_skips_only_its_row(tmp_path, length, max_chars):
+    path = _write(tmp_path / "docs.csv", f'id,text\n1,first\n2,"{"x" * length}"\n3,third\n4,fourth\n')
+    options = {} if max_chars is None else {"max_document_chars": max_chars}
+    documents, corpus = _read(path, **options)
+    if max_chars is None:
+        assert [d.id for d in documents] == ["1", "2", "3", "4"] and len(documents[1].text) == length
+    else:
+        assert [d.id for d in documents] == ["1", "3", "4"]
+        [skipped] = corpus.report.skipped
+        assert skipped.source == f"{path}:3" and skipped.reason.startswith("longer than max_document_chars")
+    assert corpus.report.inputs_seen == 4
+
+
+@pytest.mark.parametrize("format", ["lines", "jsonl"])
+def test_case_07_lone_cr_line_ends(tmp_path, format):
+    texts = ["first document", "second document", "third document"]
+    lines = texts if format == "lines" else [json.dumps({"text": t}) for t in texts]
+    path = _write(tmp_path / f"docs.{format}", "\r".join(lines) + "\r")
+    documents, corpus = _read(path, format)
+    assert [d.text for d in documents] == texts
+    assert corpus.report.warnings["lone CR line ends read as line ends"] == 1
+
+
+def test_case_08_hidden_files_are_reported_as_skipped(tmp_path):
+    folder = tmp_path / "texts"
+    _write(folder / "a.txt", "Visible text.")
+    _write(folder / ".name.txt", "Hidden text.")
+    _write(folder / ".git" / "config", "a hidden folder")
+    documents, corpus = _read(folder, "text")
+    assert [d.id for d in documents] == ["a"]
+    assert _reasons(corpus) == {".name.txt": "hidden file", ".git": "hidden folder"}
+
+
+@pytest.mark.parametrize("backup", ["one.bak", "one.txt~", "0-one.md"])
+def test_case_09_the_first_kept_copy_is_the_original(tmp_path, backup):
+    folder = tmp_path / "articles"
+    _write(folder / "one.txt", ARTICLE.format(title="one", date="2014-05-19"))
+    _write(folder / backup, ARTICLE.format(title="one", date="2014-05-19"))
+    _write(folder / "two.txt", ARTICLE.format(title="one", date="2014-05-19"))
+    documents, corpus = _read(folder, "articles")
+    assert [d.id for d in documents] == ["one"]
+    reasons = _reasons(corpus)
+    assert reasons[backup].startswith("not a .txt article file")
+    assert reasons["two.txt"] == f"duplicate of {folder / 'one.txt'}"
+
+
+def test_case_10_encoding_detected_per_line(tmp_path):
+    western = ["Le garçon était très fâché à cause de la grève à Montréal.", "“Smart quotes” — a café, déjà vu."]
+    data = b"".join(line.encode("cp1252") + b"\n" for line in western) + RUSSIAN_LINE.encode("cp1251") + b"\n"
+    path = _write(tmp_path / "docs.txt", data)
+    documents, corpus = _read(path, "lines")
+    assert [d.text for d in documents] == [*western, RUSSIAN_LINE]
+    assert "cp1251" in corpus.report.encodings[str(path)]
+    assert "cp1251" in corpus.report.to_dict()["encodings"][str(path)]
+
+
+def test_case_11_skipped_by_reason_is_grouped_by_kind(tmp_path):
+    folder = tmp_path / "texts"
+    for name in ("a", "b", "c"):
+        _write(folder / f"{name}.txt", "The same text.")
+    _write(folder / "d.txt", b"\x00")
+    _write(folder / "e.txt", b"\x00\x00")
+    _, corpus = _read(folder, "text")
+    report = corpus.report.to_dict()
+    assert report["skipped_by_reason"] == {"duplicate": 2, "binary file": 2}
+    assert [s["reason"] for s in report["skipped"]][:2] == [f"duplicate of {folder / 'a.txt'}"] * 2
+
+
+def test_case_12_a_fifo_is_skipped_not_read(tmp_path):
+    import os
+    import threading
+
+    folder = tmp_path / "texts"
+    _write(folder / "a.txt", "Regular text.")
+    os.mkfifo(folder / "pipe.txt")
+    outcome: list = []
+    reader = threading.Thread(target=lambda: outcome.append(_read(folder, "text")), daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    if reader.is_alive():  # unblock the reader before failing
+        os.close(os.open(folder / "pipe.txt", os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("reading a folder with a FIFO hangs")
+    documents, corpus = outcome[0]
+    assert [d.id for d in documents] == ["a"]
+    assert _reasons(corpus) == {"pipe.txt": "not a regular file (a FIFO)"}
+    result = invoke("preprocess", folder / "pipe.txt", "--out", tmp_path / "out", "--processes", 1)
+    assert result.exit_code == 2 and "not a regular file" in result.output
+
+
+def test_case_13_symbolic_links(tmp_path):
+    from topics.corpus.stream import read_corpus
+
+    outside = _write(tmp_path / "outside" / "secret.txt", "Text outside the corpus.")
+    folder = tmp_path / "texts"
+    _write(folder / "a" / "x.txt", "Text inside the corpus.")
+    (folder / "b").symlink_to(folder / "a")  # inside: read once, as a/
+    (folder / "c.txt").symlink_to(folder / "a" / "x.txt")  # inside: the same text again
+    (folder / "d.txt").symlink_to(folder / "gone.txt")
+    (folder / "e.txt").symlink_to(folder / "e.txt")
+    (folder / "f.txt").symlink_to(outside)
+    (folder / "a" / "up").symlink_to(folder)  # a loop through a folder
+    documents, corpus = _read(folder, "text")
+    assert [d.id for d in documents] == ["a/x"]
+    assert _reasons(corpus) == {
+        "b": f"folder already read (as {folder / 'a'})",
+        "up": f"folder already read (as {folder})",
+        "c.txt": f"duplicate of {folder / 'a' / 'x.txt'}",
+        "d.txt": f"dangling symbolic link (to {folder / 'gone.txt'})",
+        "e.txt": "symbolic link loop",
+        "f.txt": f"symbolic link to outside the corpus folder (to {outside})",
+    }
+    assert len(read_corpus(folder, "text").fingerprint()) == 64
+
+
+def test_case_14_non_utf8_file_names_and_deep_folders(tmp_path):
+    import os
+
+    from topics.corpus.stream import read_corpus
+
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.txt"), "wb") as handle:
+        handle.write(b"A file whose name is not UTF-8.")
+    descriptor = os.open(folder, os.O_RDONLY)
+    for _ in range(1100):  # one level at a time: pathlib's mkdir(parents=True) recurses
+        os.mkdir("d", dir_fd=descriptor)
+        descriptor, parent = os.open("d", os.O_RDONLY, dir_fd=descriptor), descriptor
+        os.close(parent)
+    leaf = os.open("deep.txt", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=descriptor)
+    os.write(leaf, b"A file 1,100 folders down.")
+    os.close(leaf)
+    os.close(descriptor)
+    documents, corpus = _read(folder, "text")
+    assert sorted(d.id for d in documents) == ["caf\\xe9", "/".join(["d"] * 1100) + "/deep"]
+    json.dumps(corpus.report.to_dict(), ensure_ascii=False).encode("utf-8")
+    assert len(read_corpus(folder, "text").fingerprint()) == 64
+    result = invoke("preprocess", folder, "--out", tmp_path / "out", "--processes", 1, "--no-below", 1, "--phrases", "none")
+    assert result.exit_code == 0, result.output
+    assert "caf\\xe9" in (tmp_path / "out" / "documents.csv").read_text(encoding="utf-8")
+
+
+def test_case_21_binary_content_without_nul_bytes(tmp_path):
+    import random
+
+    noise = bytes(random.Random(0).choice(range(1, 256)) for _ in range(20_000))
+    folder = tmp_path / "texts"
+    _write(folder / "paper.txt", b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n" + noise)
+    _write(folder / "noise.txt", noise)
+    _write(folder / "fine.txt", "A text file.")
+    documents, corpus = _read(folder, "text")
+    assert [d.id for d in documents] == ["fine"]
+    reasons = _reasons(corpus)
+    assert reasons["paper.txt"] == "binary file (PDF)"
+    assert reasons["noise.txt"].startswith(("binary content", "not UTF-8"))
+
+    text_lines = [f"document number {i} about schools and budgets" for i in range(20)]
+    path = _write(tmp_path / "docs.cor", "\n".join(text_lines).encode() + b"\n" + noise)
+    documents, corpus = _read(path, "lines")
+    assert [d.text for d in documents] == text_lines
+    assert set(corpus.report.to_dict()["skipped_by_reason"]) <= {"binary content", "not UTF-8, cp1251 or cp1252", "blank line"}
+    assert corpus.report.inputs_seen == len(documents) + len(corpus.report.skipped)
+    pdf = _write(tmp_path / "paper.cor", b"%PDF-1.4\n1 0 obj\n")
+    result = invoke("preprocess", pdf, "--out", tmp_path / "out", "--processes", 1)
+    assert result.exit_code == 2 and "a PDF file, not text" in result.output
+
+
+@pytest.mark.parametrize("format", ["text", "lines", "jsonl", "csv"])
+def test_case_22_a_maximum_document_size(tmp_path, format):
+    import re
+
+    from topics.config import CorpusConfig
+
+    assert CorpusConfig(source="x").max_document_chars == 1_000_000
+    long, short = "word " * 1000, "a short document"
+    if format == "text":
+        path = tmp_path / "texts"
+        _write(path / "long.txt", long)
+        _write(path / "short.txt", short)
+    elif format == "lines":
+        path = _write(tmp_path / "docs.cor", f"{long}\n{short}\n")
+    elif format == "jsonl":
+        path = _write(tmp_path / "docs.jsonl", json.dumps({"text": long}) + "\n" + json.dumps({"text": short}) + "\n")
+    else:
+        path = _write(tmp_path / "docs.csv", f"text\n{long}\n{short}\n")
+    documents, corpus = _read(path, format, max_document_chars=1000)
+    assert [d.text for d in documents] == [short]
+    [skipped] = corpus.report.skipped
+    assert skipped.reason.startswith("longer than max_document_chars (")
+    assert re.fullmatch(
+        r"longer than max_document_chars \((4,999|5,0\d\d) (characters|bytes) > 1,000 characters\)", skipped.reason
+    )
+
+
+def test_case_23_ids_are_unique_and_repeated_urls_warn(tmp_path):
+    folder = tmp_path / "articles"
+    _write(folder / "a" / "story.txt", ARTICLE.format(title="story", date="2014-05-19"))
+    _write(folder / "b" / "story.txt", ARTICLE.format(title="story", date="2014-05-19").replace("budget", "harbour"))
+    documents, corpus = _read(folder, "articles")
+    assert [d.id for d in documents] == ["story", "story@b/story.txt"]
+    assert corpus.report.warnings["same url as an earlier document, different text"] == 1
+    documents, corpus = _read(_jsonl_file(tmp_path))
+    assert [d.id for d in documents] == ["a", "a@docs.jsonl:4"]
+    assert corpus.report.warnings["repeated id, made unique with the source (id@source)"] == 1
+
+
+def test_case_24_a_corpus_not_in_the_configured_language_stops(tmp_path):
+    words = RUSSIAN_LINE.rstrip(".").split()
+    lines = [" ".join(words[i % len(words) :] + words[: i % len(words)]) for i in range(60)]
+    path = _write(tmp_path / "russian.cor", "\n".join(lines) + "\n")
+    result = invoke("preprocess", path, "--out", tmp_path / "out", "--processes", 1)
+    assert result.exit_code == 2, result.output
+    assert "look like 'ru'" in result.output and "language" in result.output and "stopwords" in result.output
+    assert not (tmp_path / "out").exists()
+    result = invoke(
+        "preprocess", path, "--out", tmp_path / "out", "--processes", 1, "--language", "ru", "--stopwords", "russian",
+        "--no-below", 1, "--no-above", 1.0, "--phrases", "none",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("place", ["input", "holds-input", "marker-less"])
+def test_case_02_force_never_replaces_the_input(lee_run, tmp_path, place):
+    prepared = tmp_path / "prepared"
+    shutil.copytree(lee_run.parent / "prepared", prepared)
+    # settings under which the preprocessing would succeed, so only the refusal keeps the folder
+    options: list[object] = [
+        "--text-field",
+        "source",
+        "--no-below",
+        1,
+        "--no-above",
+        1.0,
+        "--language",
+        "en",
+        "--phrases",
+        "none",
+    ]
+    if place == "marker-less":  # a folder of the user's with a prepared.json of its own
+        source, out, options = _lines_file(tmp_path), tmp_path / "mine", options[2:]
+        _write(out / "prepared.json", "{}")
+        _write(out / "notes.txt", "my notes")
+    elif place == "input":
+        source = out = _awkward_folder(tmp_path)
+    else:
+        source, out = prepared / "documents.csv", prepared  # a CSV file inside a prepared corpus
+    before = {p: p.read_bytes() for p in [*source.parent.rglob("*"), *out.rglob("*")] if p.is_file()}
+    result = invoke("preprocess", source, "--out", out, "--processes", 1, "--force", *options)
+    assert result.exit_code == 2, result.output
+    assert {p: p.read_bytes() for p in before} == before

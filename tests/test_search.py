@@ -3,6 +3,7 @@ refused when the file's search changed, pruned trials recorded as pruned."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -169,3 +170,86 @@ def test_a_changed_search_is_refused(searched, tmp_path):
     assert "holds a study of another search ([search] space differ" in message
     assert "delete" in message and "rename the experiment" in message
     assert (results / "lee-search" / "search.db").read_bytes() == before
+
+
+# --- plots, importances, report, compare ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_objectives(tmp_path_factory):
+    """Six trials on c_npmi and diversity (a multi-objective study is never pruned): enough for fANOVA."""
+    folder = tmp_path_factory.mktemp("pareto")
+    file = search_file(folder, name="lee-pareto", trials=6, search='objective = ["c_npmi", "diversity"]')
+    file.write_text(file.read_text().replace('measures = ["c_npmi"]', 'measures = ["c_npmi", "diversity"]'))
+    result = run_experiment(file, folder / "results", jobs=1)
+    return folder / "results" / "lee-pareto", result
+
+
+def is_png(path: Path) -> bool:
+    return path.is_file() and path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_history_plot_and_too_few_trials_for_importances(searched):
+    _, results, result = searched
+    root = results / "lee-search"
+    assert is_png(root / "plots" / "search_history.png")
+    assert not (root / "plots" / "search_importances.png").exists()
+    assert not (root / "plots" / "search_pareto.png").exists()  # one objective
+    summary = " ".join((root / "summary.md").read_text().split())
+    assert f"fANOVA needs at least 5, the study has {result.search.complete}" in summary
+    assert "## Trials (the optimisation history)" in summary and "| pruned |" in summary
+
+
+def test_two_objectives_give_importances_and_a_pareto_front(two_objectives):
+    from topics.experiment.search_plots import param_importances
+
+    root, result = two_objectives
+    assert result.search.complete == 6 and result.search.best_trial in result.search.pareto
+    for name in ("search_history.png", "search_importances.png", "search_pareto.png"):
+        assert is_png(root / "plots" / name), name
+    summary = (root / "summary.md").read_text()
+    assert f"- trial {result.search.best_trial} (chosen): c_npmi" in summary
+    assert "## Parameter importances for c_npmi (fANOVA)" in summary
+    study = optuna.load_study(study_name="lee-pareto", storage=f"sqlite:///{root / 'search.db'}")
+    importances = param_importances(study, ["c_npmi", "diversity"], seed=1)
+    assert set(importances.values) == {"num_topics", "alpha"}
+    assert sum(importances.values.values()) == pytest.approx(1.0)
+    for name, value in importances.values.items():
+        assert f"- {name}: {value:.3f}" in summary
+    assert param_importances(study, ["c_npmi", "diversity"], seed=1).values == importances.values  # seeded
+
+
+def test_report_has_a_search_section(two_objectives):
+    from topics.reading.report import write_report
+
+    root, result = two_objectives
+    page = write_report(root).read_text(encoding="utf-8")
+    section = page[page.index('<h2 id="search">Search</h2>') : page.index('<h2 id="plots">')]
+    assert f"Best trial by c_npmi: trial {result.search.best_trial}</h3>" in section
+    assert "mean ± sd over 2 seeds" in section and "permutation test over seeds" in section
+    assert "<h3>Pareto front</h3>" in section and f"{result.search.best_trial} (chosen)" in section
+    assert "Parameter importances for c_npmi (fANOVA)" in section
+    assert all(f'alt="{name}"' in section for name in ("search_history", "search_importances", "search_pareto"))
+
+
+def test_compare_puts_a_search_beside_a_grid(searched, tmp_path):
+    _, results, _ = searched
+    text = search_file(tmp_path, name="lee-grid").read_text()
+    text = text[: text.index("[search]")].replace("[model]", "[model]\nnum_topics = [3, 5]")
+    grid = tmp_path / "lee-grid.toml"
+    grid.write_text(text.replace('name = "lee-grid"', 'name = "lee-grid"\nseeds = [0, 1]'))
+    assert not run_experiment(grid, tmp_path / "results", jobs=1).failed
+    paths = [str(results / "lee-search"), str(tmp_path / "results" / "lee-grid")]
+    csv = CliRunner().invoke(app, ["compare", *paths, "--format", "csv"])
+    assert csv.exit_code == 0, csv.output
+    table = pd.read_csv(io.StringIO(csv.output))
+    assert set(table["experiment"]) == {"lee-search", "lee-grid"}
+    complete = sorted(
+        t.number for t in trials_of(results / "lee-search" / "search.db", "lee-search") if t.state.name == "COMPLETE"
+    )
+    assert sorted(table["trial"].dropna().astype(int)) == complete  # pruned trials are not settings
+    assert sorted(table[table["experiment"] == "lee-grid"]["num_topics"]) == [3, 5]
+    assert set(table["seeds"]) == {2}
+    shown = CliRunner().invoke(app, ["compare", *paths])
+    assert shown.exit_code == 0, shown.output
+    assert "nan" not in shown.output and "<NA>" not in shown.output

@@ -247,7 +247,7 @@ def test_trend_words_show_the_planted_vocabulary_switch(drift_run):
     topics = drift_topics(drift_run)
     assert len(set(topics.values())) == 3
     table = trend_words(drift_run, "quarter", words=10)
-    assert list(table.columns) == ["period", "topic", "rank", "word", "weight", "documents", "sufficient", "min_docs"]
+    assert list(table.columns) == ["period", "topic", "rank", "word", "weight", "documents", "sufficient", "min_docs", "source"]
     assert table["period"].unique().tolist() == [f"{y}-{m:02d}-01" for y in (2020, 2021) for m in (1, 4, 7, 10)][:6]
     for group in DRIFT:
         _, early, late = (set(part.split()) for part in DRIFT[group])
@@ -362,7 +362,7 @@ def test_trends_command_writes_trend_words_and_evaluate_scores_each_period(run_c
     output = result.output.replace("\n", "")  # rich wraps long paths
     assert "trend_words.csv" in output and "(period, topic) pairs" in output
     table = pd.read_csv(run_copy.path / "trend_words.csv", keep_default_na=False, na_values=[""])
-    assert list(table.columns) == ["period", "topic", "rank", "word", "weight", "documents", "sufficient", "min_docs"]
+    assert list(table.columns) == ["period", "topic", "rank", "word", "weight", "documents", "sufficient", "min_docs", "source"]
     assert table["period"].iloc[0] == "2020-01-01" and (table["min_docs"] == 3).all()
     assert len(pd.read_csv(run_copy.path / "trends.csv")) == table["period"].nunique()
 

@@ -71,7 +71,7 @@ def reported(command: Callable[..., Any]) -> Callable[..., Any]:
             # message and exit code are a TopicsError's; any other OSError is a bug, with its traceback
             if error.errno not in CANNOT_WRITE:
                 raise
-            place = error.filename or "an output file"
+            place = error.filename or kwargs.get("out") or kwargs.get("results") or "an output file"
             advice = CANNOT_WRITE[error.errno]
             message = f"{place}: {error.strerror or error}; {advice}, then rerun the same command (nothing was left half-written)"
             error_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)

@@ -162,7 +162,10 @@ def _print_search(result) -> None:
     if result.comparison is not None:
         console.print(result.comparison.verdict(), highlight=False)
         console.print(f"best run: {result.best_run_id} (the best seed of the best trial)", highlight=False)
-    console.print(f"study: {search.study_file}; table: {result.path / 'runs.csv'}; summary: {result.path / 'summary.md'}")
+    console.print(
+        f"study: {search.study_file}; table: {result.path / 'runs.csv'}; summary (with parameter importances): "
+        f"{result.path / 'summary.md'}; plots: {result.path / 'plots'}"
+    )
 
 
 def _print_plan(result) -> None:

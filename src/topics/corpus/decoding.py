@@ -136,9 +136,7 @@ def _split_lines(handle, limit: int) -> Iterator[tuple[bytes | None, int, bool]]
         yield (None if dropped else buffer), dropped + len(buffer), False
 
 
-def read_lines(
-    path: Path, report: CorpusReport, max_chars: int, start: int = 1
-) -> Iterator[tuple[int, str | None, str]]:
+def read_lines(path: Path, report: CorpusReport, max_chars: int, start: int = 1) -> Iterator[tuple[int, str | None, str]]:
     """Lines of a text file, streamed: ``(line_number, text, "")`` or ``(line_number, None, reason)``.
 
     Line ends are ``\\n``, ``\\r\\n`` or a lone ``\\r`` (counted in the report's warnings). Each line is
@@ -152,7 +150,7 @@ def read_lines(
     except OSError as error:
         raise CorpusError(f"{shown(path)}: cannot read ({error.strerror or error})") from None
     encodings: dict[str, None] = {}
-    lone_cr = False
+    lone_cr = in_binary = False
     with handle:
         kind = signature(handle.read(8))
         if kind is not None:
@@ -170,15 +168,22 @@ def read_lines(
             except UnicodeDecodeError:
                 guessed = guess_encoding(raw)
                 if guessed is None:
+                    in_binary = True
                     yield number, None, NOT_DECODABLE
                     continue
                 text, encoding = raw.decode(guessed, errors="replace"), guessed
-                report.warnings[f"line decoded as {guessed}"] += 1
-            reason = binary_reason(text) or (too_long(len(text), max_chars) if len(text) > max_chars else "")
+            reason = binary_reason(text)
+            # In a run of binary lines, a short line is binary too unless it is clean UTF-8 text.
+            if not reason and in_binary and (encoding != "utf-8" or len(text) < 20 or _CONTROL.search(text)):
+                reason = "binary content (in a run of binary lines)"
+            in_binary = bool(reason)
+            reason = reason or (too_long(len(text), max_chars) if len(text) > max_chars else "")
             if reason:
                 yield number, None, reason
                 continue
             encodings[encoding] = None
+            if encoding != "utf-8":
+                report.warnings[f"line decoded as {encoding}"] += 1
             yield number, text, ""
     if lone_cr:
         log.warning("%s: %s", shown(path), LONE_CR)
@@ -293,8 +298,8 @@ def read_files(
         text, reason, encoding = decode_file(data)
         if text is not None and not text.strip():
             text, reason = None, "empty file"
-        if text is not None and len(text) > max_chars:
-            text, reason = None, too_long(len(text), max_chars)
+        elif text is not None and len(text) > max_chars:
+            reason, text = too_long(len(text), max_chars), None
         if text is None:
             yield path, None, reason
             continue

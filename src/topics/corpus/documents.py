@@ -47,7 +47,7 @@ def reason_kind(reason: str) -> str:
     ``binary file (NUL bytes)`` → ``binary file``, ``2 more fields than the header's 3`` → ``N more fields ...``."""
     if reason.startswith("duplicate of "):
         return "duplicate"
-    return re.sub(r"\d+", "N", re.split(r";| \(|: ", reason, maxsplit=1)[0])
+    return re.sub(r"(?<![\w-])\d+(?![\w-])", "N", re.split(r";| \(|: ", reason, maxsplit=1)[0])
 
 
 @dataclass

@@ -94,9 +94,7 @@ def read_line_documents(path: Path, config: CorpusConfig, report: CorpusReport) 
             yield Document(id=str(number), text=line.strip(), source=source)
 
 
-def _record_document(
-    record: dict, number: int, source: str, config: CorpusConfig, report: CorpusReport
-) -> Document | Skipped:
+def _record_document(record: dict, number: int, source: str, config: CorpusConfig, report: CorpusReport) -> Document | Skipped:
     """A JSONL or CSV record to a Document, its fields named by ``config``."""
     text = record.get(config.text_field)
     if not isinstance(text, str):
@@ -167,7 +165,8 @@ def read_csv(path: Path, config: CorpusConfig, report: CorpusReport) -> Iterator
         for number, line, reason in read_lines(path, report, config.max_document_chars):
             if line is None:
                 undecodable[number] = reason
-            yield (line or "") + "\n"
+            # a line left out stays a row (an empty line would be no row at all), skipped with its reason
+            yield ("-" if line is None else line) + "\n"
 
     # csv's own limit (131,072 characters a field) would end the file at the first longer field
     limit = csv.field_size_limit(max(config.max_document_chars, csv.field_size_limit()))
@@ -199,7 +198,7 @@ def read_csv(path: Path, config: CorpusConfig, report: CorpusReport) -> Iterator
                 continue
             report.inputs_seen += 1
             values = [value for value in record.values() if isinstance(value, str)]
-            extra = record.pop(None, [])  # type: ignore[call-overload]
+            extra = record.pop(None, [])
             # A quoted field may span lines: the record starts as many lines back as it holds newlines.
             first = rows.line_num - sum(value.count("\n") for value in [*values, *extra])
             source = f"{name}:{first}"

@@ -77,7 +77,9 @@ class Corpus:
             if not self.path.exists():
                 raise CorpusError(f"{source}: no such file or folder; give a corpus folder or file, or sample:lee")
             if not self.path.is_dir() and not self.path.is_file():
-                raise CorpusError(f"{source}: not a regular file or a folder (a FIFO, socket or device); give a corpus folder or file")
+                raise CorpusError(
+                    f"{source}: not a regular file or a folder (a FIFO, socket or device); give a corpus folder or file"
+                )
         if config.format is not None and config.format not in READERS:
             raise ConfigError(unknown_name("corpus format", config.format, list(READERS)))
         self.format: str = config.format or detect_format(source)

@@ -23,8 +23,8 @@ import json
 import logging
 import os
 import shutil
-import threading
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -164,20 +164,22 @@ WATCHDOG_SECONDS = 0.5
 _watched_parent: int | None = None
 
 
-def _exit_with_parent() -> None:
-    """In a worker process: exit at once when the parent is gone (reparented after a kill -9 or a
-    SIGTERM), so no orphan keeps training. Started once per worker process, never in the experiment's own."""
+def _exit_with_parent(parent: int) -> None:
+    """In a worker process: exit at once when ``parent`` (the experiment's process, which started
+    it) is gone, after a kill -9 or a SIGTERM, so no orphan keeps training. ``parent`` is passed
+    rather than read here: a worker still starting when the parent dies is already reparented.
+    Started once per worker process, never in the experiment's own."""
     global _watched_parent
     if _watched_parent is not None:
         return
-    _watched_parent = os.getppid()
+    _watched_parent = parent
 
-    def watch(parent: int) -> None:
+    def watch() -> None:
         while os.getppid() == parent:
             time.sleep(WATCHDOG_SECONDS)
-        os._exit(1)  # the experiment's process is gone: nothing this worker builds would be installed
+        os._exit(1)  # nothing this worker builds would be installed
 
-    threading.Thread(target=watch, args=(_watched_parent,), name="topics-parent-watchdog", daemon=True).start()
+    threading.Thread(target=watch, name="topics-parent-watchdog", daemon=True).start()
 
 
 def build_local(task: TrainTask, runs_dir: str) -> Outcome:
@@ -186,9 +188,9 @@ def build_local(task: TrainTask, runs_dir: str) -> Outcome:
     runs = Path(runs_dir)
     try:
         workdir = Path(tempfile.mkdtemp(prefix=f".tmp-{task.run_id}-", dir=runs))
-    except OSError as error:
-        if error.errno in DISK_ERRNOS:
-            raise _disk_error(error, runs) from None
+    except OSError as cannot:
+        if cannot.errno in DISK_ERRNOS:
+            raise _disk_error(cannot, runs) from None
         raise
     try:
         status, error = _build(task, Path(task.corpus_dir), workdir)
@@ -198,8 +200,8 @@ def build_local(task: TrainTask, runs_dir: str) -> Outcome:
     return Outcome(task.run_id, status, error, time.perf_counter() - wall, str(workdir))
 
 
-def _build_in_worker(task: TrainTask, runs_dir: str) -> Outcome:
-    _exit_with_parent()
+def _build_in_worker(task: TrainTask, runs_dir: str, parent: int) -> Outcome:
+    _exit_with_parent(parent)
     return build_local(task, runs_dir)
 
 
@@ -242,9 +244,11 @@ def run_local(tasks: Sequence[TrainTask], runs_dir: Path, jobs: int, scheduler: 
         backend="loky",
         return_as="generator_unordered",
         pre_dispatch="n_jobs",
+        initializer=_exit_with_parent,  # in every worker from its start, busy or idle
+        initargs=(os.getpid(),),
     )
     try:
-        for built in parallel(delayed(_build_in_worker)(task, str(runs_dir)) for task in tasks):
+        for built in parallel(delayed(_build_in_worker)(task, str(runs_dir), os.getpid()) for task in tasks):
             outcome = install_outcome(built, runs_dir)
             if started < len(tasks):
                 yield tasks[started].run_id

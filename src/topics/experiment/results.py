@@ -24,6 +24,7 @@ from topics.experiment.grid import (
     scored_measures,
 )
 from topics.experiment.plots import write_plots
+from topics.experiment.search_plots import Importances, param_importances, trial_value, write_search_plots
 from topics.experiment.statistics import (
     LOWER_IS_BETTER,
     Comparison,
@@ -206,11 +207,35 @@ def search_result(root: Path, measures: list[str], study: optuna.Study | None, n
     )
     if study is None or not count[TrialState.COMPLETE]:
         return result
-    front = study.best_trials
-    result.pareto = [t.number for t in front]
-    best = (min if measures[0] in LOWER_IS_BETTER else max)(front, key=lambda t: t.values[0])
+    result.pareto = [t.number for t in study.best_trials]
+    best = chosen_trial(study, measures)
+    assert best is not None
     result.best_trial, result.best_params, result.best_values = best.number, dict(best.params), list(best.values)
     return result
+
+
+def chosen_trial(study: optuna.Study, measures: list[str]) -> optuna.trial.FrozenTrial | None:
+    """The best trial: among the Pareto front (every complete trial that no other beats on every
+    objective; with one objective the best trials), the best by the first of ``measures``; None
+    before a trial completes."""
+    from optuna.trial import TrialState
+
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return None
+    return (min if measures[0] in LOWER_IS_BETTER else max)(study.best_trials, key=lambda t: t.values[0])
+
+
+def compare_trials(table: pd.DataFrame, metric: str) -> tuple[Comparison, str] | None:
+    """The complete trials of a search's ``runs.csv`` compared over seeds by ``metric`` (best first,
+    the best against the runner-up by the permutation test), and the best run; None when none is scored."""
+    complete = table[table["trial_state"] == "complete"] if len(table) and "trial_state" in table.columns else table.iloc[:0]
+    if not len(complete) or metric not in complete.columns:
+        return None
+    try:
+        best_run, comparison = best_run_id(complete, metric, ["trial"])
+    except TopicsError:
+        return None
+    return comparison, best_run
 
 
 def write_search_outputs(
@@ -228,21 +253,21 @@ def write_search_outputs(
             {"run_id": row.pop("run_id"), "status": row.pop("status"), "trial": trial, "trial_state": states[trial], **row}
         )
     table = write_runs_table(root, rows)
-    metric = measures[0]
-    compared = None
-    complete = table[table["trial_state"] == "complete"] if len(table) else table
-    if len(complete) and metric in complete.columns:
-        try:
-            best_run, comparison = best_run_id(complete, metric, ["trial"])
-            compared = comparison, best_run
-        except TopicsError:
-            compared = None
+    compared = compare_trials(table, measures[0])
+    assert config.search is not None
+    importances = param_importances(study, measures, config.search.seed)
+    chosen = chosen_trial(study, measures)
+    plots = root / "plots"
+    if not plots.resolve().is_relative_to(root.resolve()):
+        raise RunError(f"{plots}: would be written outside the results folder {root}")
+    written = write_search_plots(study, plots, measures, importances, chosen.number if chosen else None)
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
-    atomic_write(root / "summary.md", _search_summary(config, measures, study, trials, table, compared))
+    summary = _search_summary(config, measures, study, trials, table, compared, importances, written)
+    atomic_write(root / "summary.md", summary)
     return compared
 
 
-def _search_summary(config, measures, study, trials, table, compared) -> str:
+def _search_summary(config, measures, study, trials, table, compared, importances: Importances, plots: list[Path]) -> str:
     search = config.search
     lines = [f"# {config.name}", ""]
     if config.description:
@@ -277,8 +302,30 @@ def _search_summary(config, measures, study, trials, table, compared) -> str:
         "",
     ]
     if len(measures) > 1:
-        lines += ["## Pareto front", "", ", ".join(f"trial {t.number} ({t.values})" for t in study.best_trials), ""]
-    lines += ["## Trials", "", to_markdown(_history(trials, measures[0])), ""]
+        chosen = chosen_trial(study, measures)
+        front = sorted(study.best_trials, key=lambda t: t.number)
+        lines += [
+            "## Pareto front",
+            "",
+            f"Trials no other trial beats on every objective ({', '.join(measures)}, means over seeds); the chosen "
+            f"trade-off is the best by {measures[0]} among them: trial {chosen.number if chosen else ''}.",
+            "",
+            *(
+                f"- trial {t.number}{' (chosen)' if chosen and t.number == chosen.number else ''}: "
+                + ", ".join(f"{m} {format_number(v)}" for m, v in zip(measures, t.values))
+                for t in front
+            ),
+            "",
+        ]
+    lines += [f"## Parameter importances for {importances.metric} (fANOVA)", ""]
+    if importances.values:
+        lines += [f"- {name}: {value:.3f}" for name, value in importances.values.items()]
+    else:
+        lines.append(importances.note[:1].upper() + importances.note[1:] + ".")
+    lines += [""]
+    if plots:
+        lines += ["Plots: " + ", ".join(f"`plots/{path.name}`" for path in plots) + ".", ""]
+    lines += ["## Trials (the optimisation history)", "", to_markdown(_history(trials, measures[0])), ""]
     return "\n".join(lines)
 
 
@@ -289,9 +336,7 @@ def _history(trials, metric: str):
     best: float | None = None
     rows = []
     for trial in trials:
-        value = trial.values[0] if trial.values else None
-        if trial.state.name == "PRUNED" and trial.intermediate_values:
-            value = trial.intermediate_values[max(trial.intermediate_values)]
+        value = trial_value(trial)
         if trial.state.name == "COMPLETE" and value is not None:
             better = best is None or (value < best if metric in LOWER_IS_BETTER else value > best)
             best = value if better else best

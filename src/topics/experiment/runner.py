@@ -321,7 +321,7 @@ def _by_cost(specs: list[RunSpec]) -> list[RunSpec]:
     """Longest runs first, so parallel workers finish together (longest-processing-time scheduling)."""
     return sorted(
         specs,
-        key=lambda s: -(s.model.num_topics + 5) * s.model.passes * (s.model.iterations or 50),
+        key=lambda s: -(s.model.num_topics + 5) * (s.model.passes or 30) * (s.model.iterations or 50),
     )
 
 

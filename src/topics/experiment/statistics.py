@@ -108,7 +108,8 @@ class Comparison:
     def verdict(self) -> str:
         if self.runner_up is None:
             return f"only one setting has {self.metric} scores"
-        settings = ", ".join(f"{k}={v}" for k, v in self.best.items())
+        # a parameter one of the experiments compared does not have (a search's trial beside a grid) is empty
+        settings = ", ".join(f"{k}={v}" for k, v in self.best.items() if not (isinstance(v, float) and math.isnan(v)))
         if math.isnan(self.p_value):
             return f"best: {settings}; too few seeds to test it against the runner-up"
         if self.distinguishable:
@@ -200,9 +201,11 @@ def _plain(value: Any) -> Any:
 
 
 def format_number(value: Any) -> str:
+    import pandas as pd
+
     if isinstance(value, (float, np.floating)):
         return "" if math.isnan(value) else f"{value:.4g}"
-    return str(value)
+    return "" if value is None or value is pd.NA else str(value)
 
 
 def to_markdown(table: pd.DataFrame) -> str:

@@ -190,14 +190,18 @@ class PreparedCorpus:
         with (self.path / "vocabulary.txt").open("rb") as handle:
             lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
         if lines != self.num_terms:
-            raise CorpusError(f"{self.path / 'vocabulary.txt'}: {lines} words, expected {self.num_terms} from prepared.json; {again}")
+            raise CorpusError(
+                f"{self.path / 'vocabulary.txt'}: {lines} words, expected {self.num_terms} from prepared.json; {again}"
+            )
 
     def verify(self) -> None:
         """Check every file's SHA-256 against ``prepared.json`` (a full read of the folder; ``load``
         checks sizes and shapes only). A CorpusError names the first file that differs."""
         recorded = self.manifest.get("files")
         if not isinstance(recorded, dict):
-            raise CorpusError(f"{self.path}/prepared.json: records no file hashes (an older prepared corpus); run `topics preprocess` again")
+            raise CorpusError(
+                f"{self.path}/prepared.json: records no file hashes (an older prepared corpus); run `topics preprocess` again"
+            )
         for name, record in recorded.items():
             path = self.path / name
             if not path.is_file() or sha256_file(path) != record.get("sha256"):
@@ -314,6 +318,10 @@ def _npy_shape(path: Path, again: str) -> tuple[int, ...]:
     return tuple(int(n) for n in shape)
 
 
+#: documents counted at once when streaming bag-of-words
+BOW_BLOCK_DOCS = 4096
+
+
 class BagOfWords:
     """Re-iterable gensim-style corpus over a prepared corpus (optionally one split)."""
 
@@ -322,12 +330,30 @@ class BagOfWords:
         self.split = split
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
-        for ids in self.prepared.token_ids(self.split):
-            if len(ids) == 0:
-                yield []
+        # Counted a block of documents at a time (one np.unique over (document, word) keys), not
+        # per document: gensim iterates the corpus once a pass, and per-document calls cost more
+        # than the E-step on short documents. Ids sorted within a document, as np.unique gives them.
+        prepared = self.prepared
+        tokens = np.load(prepared.path / "tokens.npy", mmap_mode="r", allow_pickle=False)
+        offsets = np.load(prepared.path / "offsets.npy", allow_pickle=False)
+        num_terms = max(prepared.num_terms, 1)
+        indices = prepared._indices(self.split)
+        for first in range(0, len(indices), BOW_BLOCK_DOCS):
+            block = indices[first : first + BOW_BLOCK_DOCS]
+            starts, lengths = offsets[block], offsets[block + 1] - offsets[block]
+            total = int(lengths.sum())
+            if total == 0:
+                yield from ([] for _ in block)
                 continue
-            unique, counts = np.unique(ids, return_counts=True)
-            yield list(zip(unique.tolist(), counts.tolist()))
+            within = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            ids = np.asarray(tokens[np.repeat(starts, lengths) + within], dtype=np.int64)
+            docs = np.repeat(np.arange(len(block)), lengths)
+            keys, counts = np.unique(docs * num_terms + ids, return_counts=True)
+            bounds = np.searchsorted(keys, np.arange(len(block) + 1) * num_terms).tolist()
+            words, counts_list = (keys % num_terms).tolist(), counts.tolist()
+            for d in range(len(block)):
+                a, b = bounds[d], bounds[d + 1]
+                yield list(zip(words[a:b], counts_list[a:b]))
 
     def __len__(self) -> int:
         return len(self.prepared._indices(self.split))

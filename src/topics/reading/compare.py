@@ -28,6 +28,9 @@ def compare_experiments(
 ) -> Comparison:
     """Runs of one or more experiment results folders side by side (``experiment`` column added).
 
+    A search's settings are its complete trials (``trial`` is one of the parameters, empty for a
+    grid's runs); pruned and failed trials, which trained only their first seeds, are left out.
+
     Examples
     --------
     >>> comparison = topics.compare_experiments(["results/k-sweep"], metric="c_npmi", by=["num_topics"])  # doctest: +SKIP
@@ -39,9 +42,13 @@ def compare_experiments(
     for path in paths:
         experiment = load_experiment(path)
         table = experiment.runs
+        if "trial_state" in table.columns:
+            table = table[table["trial_state"] == "complete"].drop(columns="trial_state")
         table.insert(0, "experiment", Path(path).name)
         tables.append(table)
     table = pd.concat(tables, ignore_index=True)
+    if "trial" in table.columns:
+        table["trial"] = table["trial"].astype("Int64")  # whole numbers, empty for a grid's runs
     if metric is None:
         metric = next(iter(metric_columns(table)), None)
         if metric is None:

@@ -132,7 +132,9 @@ def words_timeline_html(words: pd.DataFrame, topic: int, n: int = 5) -> str:
     rows = words[words["topic"] == topic]
     period, source = words.attrs.get("period", ""), words.attrs.get("source", "documents")
     origin = "the model's own topic per period" if source == "model" else "from the documents' topic shares"
-    heads, columns, previous = [], [], set()
+    heads: list[str] = []
+    columns: list[list[str]] = []
+    previous: set[str] = set()
     for start, group in rows.groupby("period", sort=True):
         heads.append(f"<th>{html.escape(period_heading(str(start), period))}</th>")
         listed = group[group["sufficient"]].sort_values("rank")["word"].head(n).tolist()

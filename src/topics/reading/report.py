@@ -164,10 +164,11 @@ def run_section(
             log.warning("%s; the report has no words timelines", error)
     parts = [f'<h2 id="run">{_e(heading or f"Run {run.id}")}</h2>']
     config = run.config
+    passes = run.run_config.get("engine_parameters", {}).get("passes", config.passes or "")
     parts.append(
         f'<p class="meta">{_e(location or run.id)} &middot; engine {_e(run.manifest.get("engine", "gensim"))} &middot; '
         f"K = {model.num_topics} &middot; seed {run.seed} &middot; {len(model.doc_ids)} documents &middot; "
-        f"vocabulary {len(model.vocabulary)} &middot; passes {_e(getattr(config, 'passes', ''))}</p>"
+        f"vocabulary {len(model.vocabulary)} &middot; passes {_e(passes)}</p>"
     )
     scalar = {k: v for k, v in run.metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     if scalar:
@@ -389,6 +390,9 @@ def experiment_report(
         )
         + "</div>"
     )
+    from topics.reading.search_section import search_section  # "" unless the folder has search.db
+
+    parts.append(search_section(folder))
     plots = sorted((folder / "plots").glob("*.png")) if (folder / "plots").is_dir() else []
     parts.append('<h2 id="plots">Plots</h2>')
     if plots:

@@ -174,6 +174,7 @@ def build_run(
         "reproducible": trained.reproducible,
         "cpu_seconds": round(time.process_time() - cpu, 3),
         "train_wall_seconds": round(trained.wall_seconds, 3),
+        "train_cpu_seconds": round(trained.cpu_seconds, 3),
         "peak_memory_mb": peak_rss_mb(),
     }
     write_manifest(workdir, manifest)

@@ -45,7 +45,8 @@ PERIOD_CODES = {"month": "M", "quarter": "Q", "year": "Y"}
 COARSER = {"month": "quarter or year", "quarter": "year"}
 #: DTModel's settings: transition variance of the topics (phi) and of the documents' mean topic
 #: shares (alpha), variance of a document's shares around that mean (eta), and the SGLD step size
-#: e_i = a (b + i)^-c. phi_var 0.01 as in tomotopy's example; lr_a 0.1 instead of its 0.01 (see above).
+#: e_i = a (b + i)^-c. tomotopy's defaults but lr_a 0.1 instead of 0.01 (see above); phi_var 0.01
+#: (tomotopy's example) smooths an abrupt change of vocabulary over the neighbouring periods.
 SETTINGS = dict(alpha_var=0.1, eta_var=1.0, phi_var=0.01, lr_a=0.1, lr_b=0.1, lr_c=0.55)
 #: Gibbs sweeps over a new document when inferring its topics
 INFER_ITERATIONS = 100
@@ -179,13 +180,7 @@ def train(
         **_reporting(progress),
     )
 
-    columns = np.array([int(word) for word in dtm.used_vocabs], dtype=np.int64)
-    topic_words = np.zeros((num_slices, config.num_topics, prepared.num_terms))
-    for t in range(num_slices):
-        for k in range(config.num_topics):
-            topic_words[t, k, columns] = dtm.get_topic_word_dist(k, timepoint=t)
-        topic_words[t] = normalise_rows(topic_words[t])
-    native = DynamicModel(dtm, slices.names, slices.starts, counts.tolist(), topic_words)
+    native = DynamicModel(dtm, slices.names, slices.starts, counts.tolist(), _topic_words(dtm, prepared.num_terms))
 
     # Training documents keep their final sampled state (iterate: tomotopy's docs do not index
     # past 0); held-out and empty documents are inferred in their own slice.
@@ -197,11 +192,25 @@ def train(
         doc_topics[others] = _infer(native, bow, slices.of_doc[others])[0]
     return (
         native,
-        topic_words.mean(axis=0),
+        native.topic_words.mean(axis=0),
         normalise_rows(doc_topics),
         config.workers == 1,
         {**arguments, "tomotopy": tp.__version__},
     )
+
+
+def _topic_words(dtm, num_terms: int) -> np.ndarray:
+    """T x K x V: topic k in slice t is softmax(φ_tk) over the words tomotopy saw (Blei and Lafferty
+    2006, π(β_t,k)), computed here in float64. tomotopy's ``get_topic_word_dist`` instead mixes in the
+    topic's word counts (its rows sum to 0.5 where a topic has no words) and differs from run to run
+    of the same seed in the last float32 bit; φ itself is exactly reproducible."""
+    columns = np.array([int(word) for word in dtm.used_vocabs], dtype=np.int64)
+    topic_words = np.zeros((dtm.num_timepoints, dtm.k, num_terms))
+    for t in range(dtm.num_timepoints):
+        phi = np.array([dtm.get_phi(t, k) for k in range(dtm.k)], dtype=np.float64)
+        weights = np.exp(phi - phi.max(axis=1, keepdims=True))
+        topic_words[t][:, columns] = weights / weights.sum(axis=1, keepdims=True)
+    return topic_words
 
 
 def _bag(ids: np.ndarray) -> list[tuple[int, float]]:
@@ -210,7 +219,7 @@ def _bag(ids: np.ndarray) -> list[tuple[int, float]]:
 
 
 def _infer(
-    native: DynamicModel, bow: Iterable[Sequence[tuple[int, float]]], timepoints: Sequence[int] | None = None
+    native: DynamicModel, bow: Iterable[Sequence[tuple[int, float]]], timepoints: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Topic distributions, log-likelihoods and word counts of ``bow`` documents in their slices
     (default: the last slice), with one worker."""

@@ -6,6 +6,7 @@ a model trained with ``workers > 1`` is marked as not reproducible.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,13 +20,31 @@ if TYPE_CHECKING:
     from topics.preprocessing.prepared import PreparedCorpus
 
 
-#: the whole corpus is one chunk up to this many documents (a bound on memory, see docs/defaults.md)
-MAX_DEFAULT_CHUNKSIZE = 100_000
+#: the default schedule visits about this many documents in all (passes x training documents) ...
+DOCUMENT_VISITS = 300_000
+#: ... in at least 1 and at most this many passes
+MAX_DEFAULT_PASSES = 30
+#: and updates the model after chunks of at most this many documents
+MAX_CHUNK_DOCS = 2000
 
 
-def gensim_chunksize(config: TrainConfig, num_docs: int) -> int:
-    """The chunk: as given, else the whole training corpus up to ``MAX_DEFAULT_CHUNKSIZE``."""
-    return config.chunksize or max(1, min(num_docs, MAX_DEFAULT_CHUNKSIZE))
+def schedule(config: TrainConfig, num_docs: int) -> tuple[int, int]:
+    """``(passes, chunksize)``: as given, else the default schedule (docs/defaults.md).
+
+    Linear in the corpus and bounded in memory: the number of passes falls as the corpus grows,
+    so that the documents visited in all stay about ``DOCUMENT_VISITS`` (a corpus of 1,000,000
+    documents gets one pass: online variational Bayes converges in one or two passes over a large
+    corpus, Hoffman, Blei and Bach 2010), and a chunk holds at most ``MAX_CHUNK_DOCS`` documents
+    and at most ``chunk_budget / num_topics`` (the E-step holds a chunk x K matrix). Chunks are
+    equal in size, so no small last chunk gets a whole update's weight.
+    """
+    num_docs = max(num_docs, 1)
+    passes = config.passes or min(MAX_DEFAULT_PASSES, max(1, round(DOCUMENT_VISITS / num_docs)))
+    if config.chunksize:
+        return passes, config.chunksize
+    largest = max(1, min(MAX_CHUNK_DOCS, config.chunk_budget // config.num_topics))
+    chunks = math.ceil(num_docs / largest)
+    return passes, math.ceil(num_docs / chunks)
 
 
 def train(
@@ -38,16 +57,16 @@ def train(
 
     train_bow = prepared.bow("train")
     num_train = sum(1 for _ in prepared.doc_ids("train"))
-    chunksize = gensim_chunksize(config, num_train)
+    passes, chunksize = schedule(config, num_train)
     parameters = dict(
         num_topics=config.num_topics,
-        passes=config.passes,
+        passes=passes,
         iterations=config.resolved_iterations(),
         chunksize=chunksize,
         alpha=config.alpha,
         eta=config.eta,
         decay=config.decay,
-        offset=config.offset,
+        offset=config.resolved_offset(),
         random_state=seed,
         eval_every=None,
     )
@@ -61,9 +80,9 @@ def train(
             **parameters,
         )
         if progress is not None:
-            progress(config.passes, config.passes)  # LdaMulticore has no per-pass hook
+            progress(passes, passes)  # LdaMulticore has no per-pass hook
     else:
-        callbacks = None if progress is None else [_passes_done(progress, config.passes)]
+        callbacks = None if progress is None else [_passes_done(progress, passes)]
         lda = LdaModel(corpus=train_bow, id2word=prepared.dictionary, callbacks=callbacks, **parameters)
         # The reporter is no part of the model: without it the saved model is the one trained without progress.
         lda.callbacks = None

@@ -38,7 +38,7 @@ def parameters(config: TrainConfig, num_train: int, seed: int) -> dict[str, Any]
         result.update(
             batch_size=config.chunksize or 128,
             learning_decay=config.decay,
-            learning_offset=max(config.offset, 1.0 + 1e-9),
+            learning_offset=max(config.offset if config.offset is not None else 10.0, 1.0 + 1e-9),  # sklearn's own default
             total_samples=num_train,
         )
     return result
