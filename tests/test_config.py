@@ -63,7 +63,10 @@ def test_every_invalid_value_gives_one_line_in_our_words(tmp_path: Path, data):
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ('[model]\nengine = "lightlda"\n', "[model] engine: unknown engine 'lightlda'; choose from gensim, sklearn, tomotopy"),
+        (
+            '[model]\nengine = "lightlda"\n',
+            "[model] engine: unknown engine 'lightlda'; choose from dtm, gensim, sklearn, tomotopy",
+        ),
         ("[model]\nnum_topics = 0\n", "[model] num_topics must be >= 1, got 0"),
         ("[model]\nnum_topic = 3\n", "[model] num_topic: unknown key"),
         ('[model]\nnum_topics = "ten"\n', "[model] num_topics must be an integer >= 1, got 'ten'"),

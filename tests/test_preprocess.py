@@ -62,7 +62,8 @@ def lee_corpus(**kwargs) -> DocumentsCorpus:
 
 @pytest.fixture(scope="module")
 def lee_prepared(tmp_path_factory) -> PreparedCorpus:
-    return preprocess(lee_corpus(), PreprocessConfig(), tmp_path_factory.mktemp("lee") / "prepared", processes=1)
+    # bigrams set explicitly (the default is none): the phrase tests below check them against gensim
+    return preprocess(lee_corpus(), PreprocessConfig(phrases="bigrams"), tmp_path_factory.mktemp("lee") / "prepared", processes=1)
 
 
 # --- the tokeniser ---------------------------------------------------------------------------
@@ -261,7 +262,9 @@ def method_dir(method: str | None) -> str:
 def test_filter_extremes_is_respected(tmp_path, lee_prepared):
     df = lee_prepared.document_frequency
     assert df.min() >= 5 and df.max() <= 0.5 * lee_prepared.num_docs
-    small = preprocess(lee_corpus(), PreprocessConfig(no_below=2, no_above=0.3, keep_n=200), tmp_path / "small", processes=1)
+    small = preprocess(
+        lee_corpus(), PreprocessConfig(phrases="bigrams", no_below=2, no_above=0.3, keep_n=200), tmp_path / "small", processes=1
+    )
     assert small.num_terms == 200
     assert small.document_frequency.min() >= 2 and small.document_frequency.max() <= 0.3 * small.num_docs
     assert small.config.keep_n == 200
@@ -339,9 +342,9 @@ def test_empty_documents_are_kept_and_reported(tmp_path):
 
 def test_reuse_conflict_and_force(tmp_path):
     out = tmp_path / "prepared"
-    first = preprocess(lee_corpus(), PreprocessConfig(), out, processes=1)
+    first = preprocess(lee_corpus(), PreprocessConfig(phrases="bigrams"), out, processes=1)
     assert not first.reused
-    again = preprocess(lee_corpus(), PreprocessConfig(), out, processes=1)
+    again = preprocess(lee_corpus(), PreprocessConfig(phrases="bigrams"), out, processes=1)
     assert again.reused and again.fingerprint == first.fingerprint
     other = PreprocessConfig(phrases="none")
     with pytest.raises(CorpusError, match=r"prepared.*different prepared corpus.*`force`"):
@@ -371,7 +374,7 @@ def test_token_pass_is_one_pass_and_preprocess_needs_a_reiterable(tmp_path):
 
 def test_processes_give_identical_outputs(tmp_path, lee_prepared):
     progress: list[int] = []
-    two = preprocess(lee_corpus(), PreprocessConfig(), tmp_path / "two", processes=2, progress=progress.append)
+    two = preprocess(lee_corpus(), PreprocessConfig(phrases="bigrams"), tmp_path / "two", processes=2, progress=progress.append)
     assert progress[-1] == 300 and progress == sorted(progress)
     for name in (
         "tokens.npy",

@@ -16,9 +16,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     ValidationInfo,
-    SerializerFunctionWrapHandler,
     field_validator,
     model_serializer,
     model_validator,
@@ -76,7 +76,35 @@ class PreprocessConfig(Strict):
     )
     lemmatize: bool = Field(True, description="lemmatise tokens with simplemma")
     language: str = Field("en", description="simplemma language code(s), e.g. 'en' or 'en,ru'")
-    phrases: Literal["none", "bigrams", "trigrams"] = Field("bigrams", description="collocations with gensim Phrases")
+    boilerplate_headers: bool | None = Field(
+        None,
+        description="drop an e-mail/Usenet header block at the start of a document, keeping the Subject's text "
+        "(default: on for articles, text, jsonl, csv; off for lines, sample, octis)",
+    )
+    boilerplate_quotes: bool | None = Field(
+        None,
+        description="drop quoted lines (>, |>, :>) and the attribution lines before them (default as boilerplate_headers)",
+    )
+    boilerplate_signature: bool | None = Field(
+        None,
+        description="drop a signature: the lines after the last '--' line, when at most 15 follow (default as boilerplate_headers)",
+    )
+    boilerplate_repeated: bool | None = Field(
+        None,
+        description="drop lines repeated in at least repeated_min_share of the documents (default as boilerplate_headers)",
+    )
+    repeated_min_share: float = Field(
+        0.01,
+        gt=0,
+        lt=1,
+        description="boilerplate_repeated: the least share of documents a line is repeated in (and at least 5 documents)",
+    )
+    repeated_sample: int = Field(
+        20000,
+        ge=1,
+        description="boilerplate_repeated: lines are counted on every k-th document, at most this many",
+    )
+    phrases: Literal["none", "bigrams", "trigrams"] = Field("none", description="collocations with gensim Phrases")
     phrase_min_count: int = Field(5, ge=1, description="Phrases min_count")
     phrase_threshold: float = Field(10.0, gt=0, description="Phrases threshold")
     no_below: int | None = Field(
@@ -108,6 +136,9 @@ class PreprocessConfig(Strict):
 
 Engine = Literal["gensim", "sklearn", "tomotopy", "dtm"]
 
+#: the default offset (tau_0) is SMALL_K_OFFSET up to SMALL_K topics and 1 above (docs/defaults.md)
+SMALL_K, SMALL_K_OFFSET = 30, 16.0
+
 #: the engine's own number of iterations when ``iterations`` is not given (see docs/engines.md)
 DEFAULT_ITERATIONS = {"gensim": 10, "sklearn": 10, "tomotopy": 1000, "dtm": 300}
 
@@ -125,7 +156,11 @@ class TrainConfig(Strict):
         description="LDA engine: gensim (online variational Bayes), sklearn (batch variational Bayes), tomotopy (collapsed Gibbs sampling), dtm (tomotopy's dynamic topic model)",
     )
     num_topics: int = Field(10, ge=1, description="number of topics K")
-    passes: int = Field(50, ge=1, description="passes over the corpus (gensim)")
+    passes: int | None = Field(
+        None,
+        ge=1,
+        description="passes over the corpus (gensim); default: 300,000 document visits in all, between 1 and 30 passes",
+    )
     iterations: int | None = Field(
         None,
         ge=1,
@@ -134,7 +169,12 @@ class TrainConfig(Strict):
     chunksize: int | None = Field(
         None,
         ge=1,
-        description="documents per update (gensim; sklearn online batch_size); default: the whole corpus up to 100000",
+        description="documents per update (gensim; sklearn online batch_size); default: equal chunks of at most 2000 documents and of at most chunk_budget / num_topics",
+    )
+    chunk_budget: int = Field(
+        100_000,
+        ge=1,
+        description="gensim: documents x topics of one chunk at most (bounds the E-step's memory); used when chunksize is not given",
     )
     alpha: float | Literal["symmetric", "asymmetric", "auto"] = Field(0.1, description="document-topic prior (all engines)")
     eta: float | Literal["symmetric", "auto"] = Field(0.01, description="topic-word prior (all engines)")
@@ -144,7 +184,11 @@ class TrainConfig(Strict):
         le=1.0,
         description="gensim decay (kappa); sklearn online learning_decay",
     )
-    offset: float = Field(1.0, ge=1.0, description="gensim offset (tau_0); sklearn online learning_offset")
+    offset: float | None = Field(
+        None,
+        ge=1.0,
+        description="gensim offset (tau_0); sklearn online learning_offset; default 16 up to 30 topics, 1 above",
+    )
     workers: int = Field(
         1,
         ge=1,
@@ -192,6 +236,12 @@ class TrainConfig(Strict):
     def resolved_iterations(self) -> int:
         """``iterations``, or the engine's own default."""
         return self.iterations or DEFAULT_ITERATIONS[self.engine]
+
+    def resolved_offset(self) -> float:
+        """``offset``, or the default: 16 up to 30 topics, 1 above (docs/defaults.md)."""
+        if self.offset is not None:
+            return self.offset
+        return SMALL_K_OFFSET if self.num_topics <= SMALL_K else 1.0
 
 
 Measure = Literal[

@@ -232,18 +232,27 @@ def evaluate(
             help="also score each period's topics (week, month, quarter or year) against its documents: period_metrics.csv",
         ),
     ] = None,
+    executor: Annotated[
+        str,
+        typer.Option(help="where coherence is counted: local (this process) or dask (the reference's blocks on Dask workers)"),
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="address of a running Dask scheduler; with --executor dask and none, a LocalCluster starts"),
+    ] = None,
 ) -> None:
     """Score a run's topics and write metrics.json and topic_metrics.csv into the run folder.
 
     With --by-period, also c_npmi and diversity per period (period_metrics.csv; see docs/trends.md)."""
     from topics.config import load_config
-    from topics.evaluation.scoring import check_measures
+    from topics.evaluation.scoring import check_executor, check_measures
     from topics.evaluation.scoring import evaluate as run_evaluate
     from topics.preprocessing.prepared import PreparedCorpus
     from topics.runs.run import load_run, write_evaluation
 
     if measure:
         check_measures(measure)
+    check_executor(executor, scheduler)
     overrides = dict(
         topn=topn, counting=counting, ranking=ranking, relevance_lambda=relevance_lambda, window=window, measures=measure
     )
@@ -255,7 +264,7 @@ def evaluate(
         document_periods(run, by_period, needed_for="there is no coherence over time")  # bad input fails before scoring
     reference_corpus = PreparedCorpus.load(reference) if reference else None
     with console.status("scoring topics"):
-        evaluation = run_evaluate(run, evaluate_config, reference_corpus)
+        evaluation = run_evaluate(run, evaluate_config, reference_corpus, executor=executor, scheduler=scheduler)
     write_evaluation(run, evaluation)
     console.print(topics_table(run.model, topic_metrics=evaluation.topic_metrics, title=str(run_dir)))
     for name, value in evaluation.metrics.items():

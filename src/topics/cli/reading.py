@@ -122,14 +122,8 @@ def trends(
     """Topic prevalence per period (mean topic share of the documents dated in it): trends.csv and trends.png.
 
     With --words, also each topic's words per period (trend_words.csv; see docs/trends.md)."""
-    from topics.reading.trends import (
-        TREND_WORDS_CSV,
-        TRENDS_CSV,
-        TRENDS_PNG,
-        check_period,
-        check_words_options,
-        write_trends,
-    )
+    from topics.reading.trends import TRENDS_CSV, TRENDS_PNG, check_period, write_trends
+    from topics.reading.words import TREND_WORDS_CSV, check_words_options
     from topics.runs.run import load_run
 
     check_period(period)

@@ -179,12 +179,15 @@ def score_models(
     windows: dict[str, int] | None = None,
     counting: str = "gensim",
     block_tokens: int = DEFAULT_BLOCK_TOKENS,
+    count: Callable[..., ReferenceCounts] = count_reference,
 ) -> list[dict[str, np.ndarray]]:
     """Score several models' topics under several measures, counting the reference corpus once.
 
     Returns, for each model, ``{measure: per-topic values}``. ``windows`` overrides
     ``DEFAULT_WINDOWS`` per measure. The reference is counted in blocks of ``block_tokens`` tokens
     for the topics' word pairs only, so memory does not grow with the length of the reference.
+    ``count`` counts it: ``count_reference`` here, or a function with its arguments that counts
+    elsewhere (``cluster.count_reference_dask`` with its client bound) and returns identical counts.
     """
     specs = {m: _measure(m) for m in measures}
     windows = dict(windows or {})
@@ -197,5 +200,5 @@ def score_models(
             chosen[m] = windows.get(m, spec.window)
     words = (w for topics in models_topics for topic in topics for w in topic)
     topics = [topic for topics in models_topics for topic in topics]
-    counts = count_reference(reference, words, chosen.values(), counting=counting, word_sets=topics, block_tokens=block_tokens)
+    counts = count(reference, words, chosen.values(), counting=counting, word_sets=topics, block_tokens=block_tokens)
     return [{m: score(topics, counts, m, chosen.get(m)) for m in measures} for topics in models_topics]

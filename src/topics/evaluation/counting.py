@@ -204,6 +204,69 @@ def count_reference(
     Raises ``ConfigError`` for an unknown counting, a window size < 1, a block size < 1, or when no
     word is in the vocabulary.
     """
+    plan = plan_counts(reference, words, windows, counting, word_sets=word_sets, block_tokens=block_tokens)
+    row_of_id = plan.row_of_id()
+    tally = plan.tally()
+    block: list[np.ndarray] = []
+    block_length = 0
+    for text in reference:
+        block.append(text if isinstance(text, np.ndarray) else np.asarray(text, dtype=np.int64))
+        block_length += len(block[-1])
+        if block_length >= block_tokens:
+            tally.add(block, row_of_id)
+            block, block_length = [], 0
+    if block or not tally.blocks:
+        tally.add(block, row_of_id)
+    return plan.counts(tally, reference.vocabulary)
+
+
+@dataclass(frozen=True)
+class CountPlan:
+    """What counting a reference needs besides its texts, small and picklable (sized by the topic
+    words, not the reference): the counted words and their vocabulary ids, the window sizes, the
+    counting, and the word sets whose pair counts are kept (``None``: intervals for any pairs)."""
+
+    words: list[str]
+    word_ids: np.ndarray  # vocabulary id of each counted word, in row order
+    vocabulary_size: int
+    sizes: list[int]
+    counting: str
+    sets: dict[bytes, np.ndarray] | None
+
+    def row_of_id(self) -> np.ndarray:
+        """Lookup table from a vocabulary id to its row, -1 for words not counted (one extra entry)."""
+        table = np.full(self.vocabulary_size + 1, -1, dtype=np.int64)
+        table[self.word_ids] = np.arange(len(self.words))
+        return table
+
+    def tally(self) -> _Tally:
+        return _Tally(len(self.words), self.sizes, self.counting, self.sets)
+
+    def counts(self, tally: _Tally, vocabulary: list[str]) -> ReferenceCounts:
+        """The counts of a tally of the whole reference, whose vocabulary is ``vocabulary``."""
+        log.info(
+            "counted %d words in %d documents (%d blocks), windows %s (%s)",
+            len(self.words),
+            tally.num_docs,
+            tally.blocks,
+            self.sizes,
+            self.counting,
+        )
+        return ReferenceCounts(
+            self.words, set(vocabulary), self.counting, tally.num_docs, tally.doc_counts(), tally.window_counts()
+        )
+
+
+def plan_counts(
+    reference: ReferenceCorpus,
+    words: Iterable[str],
+    windows: Iterable[int] = (),
+    counting: str = "gensim",
+    *,
+    word_sets: Iterable[Iterable[str]] | None = None,
+    block_tokens: int = DEFAULT_BLOCK_TOKENS,
+) -> CountPlan:
+    """Check ``count_reference``'s arguments and settle what is counted (see there); reads no text."""
     if counting not in COUNTINGS:
         raise ConfigError(unknown_name("counting", counting, list(COUNTINGS)))
     sizes = sorted({int(w) for w in windows})
@@ -219,9 +282,6 @@ def count_reference(
             f"the reference corpus shares no words with the topics ({len(wanted)} topic words, "
             f"{len(vocab_index)} reference words)"
         )
-    n_words = len(counted)
-    row_of_id = np.full(len(reference.vocabulary) + 1, -1, dtype=np.int64)
-    row_of_id[[vocab_index[w] for w in counted]] = np.arange(n_words)
     sets = None
     if word_sets is not None:
         row_of_word = {word: i for i, word in enumerate(counted)}
@@ -230,27 +290,43 @@ def count_reference(
             rows = np.unique(np.asarray([row_of_word[w] for w in word_set if w in row_of_word], dtype=np.int64))
             if len(rows):
                 sets[rows.tobytes()] = rows
+    word_ids = np.asarray([vocab_index[w] for w in counted], dtype=np.int64)
+    return CountPlan(counted, word_ids, len(reference.vocabulary), sizes, counting, sets)
 
-    tally = _Tally(n_words, sizes, counting, sets)
+
+def count_block(plan: CountPlan, ids: np.ndarray, lengths: np.ndarray) -> _Tally:
+    """Count one block of whole documents (their token ids end to end, and each document's length)
+    on its own, as ``count_reference`` counts each of its blocks: what a Dask worker runs."""
+    tally = plan.tally()
+    tally.add_block(np.asarray(ids), np.asarray(lengths, dtype=np.int64), plan.row_of_id())
+    return tally
+
+
+def reference_blocks(reference: ReferenceCorpus, block_tokens: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The reference as blocks of whole documents, ``(token ids end to end, document lengths)``,
+    closed at the first document boundary at or past ``block_tokens`` tokens, as ``count_reference``
+    closes them; an empty reference is one empty block. Texts that read themselves in blocks
+    (``texts.blocks(block_tokens)``, a prepared corpus's memory map) are not split into documents."""
+    blocks = getattr(reference.texts, "blocks", None)
+    if blocks is not None:
+        yield from blocks(block_tokens)
+        return
     block: list[np.ndarray] = []
     block_length = 0
+    yielded = False
     for text in reference:
         block.append(text if isinstance(text, np.ndarray) else np.asarray(text, dtype=np.int64))
         block_length += len(block[-1])
         if block_length >= block_tokens:
-            tally.add(block, row_of_id)
-            block, block_length = [], 0
-    if block or not tally.blocks:
-        tally.add(block, row_of_id)
-    log.info(
-        "counted %d words in %d documents (%d blocks), windows %s (%s)",
-        n_words,
-        tally.num_docs,
-        tally.blocks,
-        sizes,
-        counting,
-    )
-    return ReferenceCounts(counted, set(vocab_index), counting, tally.num_docs, tally.doc_counts(), tally.window_counts())
+            yield _joined(block)
+            block, block_length, yielded = [], 0, True
+    if block or not yielded:
+        yield _joined(block)
+
+
+def _joined(texts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    return (np.concatenate(texts) if texts else np.zeros(0, dtype=np.int64)), lengths
 
 
 class _Tally:
@@ -269,9 +345,11 @@ class _Tally:
         self.matrices: dict[int, dict[bytes, np.ndarray]] = {w: {} for w in sizes}
 
     def add(self, texts: list[np.ndarray], row_of_id: np.ndarray) -> None:
-        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-        num_docs = len(texts)
-        ids = np.concatenate(texts) if texts else np.zeros(0, dtype=np.int64)
+        self.add_block(*_joined(texts), row_of_id)
+
+    def add_block(self, ids: np.ndarray, lengths: np.ndarray, row_of_id: np.ndarray) -> None:
+        """Count one block: its documents' token ids end to end and their lengths."""
+        num_docs = len(lengths)
         doc_start = np.concatenate(([0], np.cumsum(lengths)))
         # Occurrences of counted words, in block order: row, position in the block, document, position in document.
         token_rows = row_of_id[ids]
@@ -309,6 +387,25 @@ class _Tally:
             self.num_windows[w] += total
         self.num_docs += num_docs
         self.blocks += 1
+
+    def merge(self, other: _Tally) -> None:
+        """Add the counts of ``other``, blocks that come after this tally's (integers: exact in any
+        order; callers merge in block order all the same, which window intervals need)."""
+        self.codocs = self.codocs + other.codocs
+        for w in self.sizes:
+            if self.sets is None:
+                offset = self.num_windows[w]
+                self.intervals[w].extend((starts + offset, ends + offset, owner) for starts, ends, owner in other.intervals[w])
+            else:
+                self.occurrences[w] += other.occurrences[w]
+                for key, matrix in other.matrices[w].items():
+                    if key in self.matrices[w]:
+                        self.matrices[w][key] += matrix
+                    else:
+                        self.matrices[w][key] = matrix
+            self.num_windows[w] += other.num_windows[w]
+        self.num_docs += other.num_docs
+        self.blocks += other.blocks
 
     def doc_counts(self) -> np.ndarray:
         return self.codocs.toarray()

@@ -10,8 +10,10 @@ Stability compares several runs of one setting and is scored by experiments
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -22,7 +24,8 @@ import numpy as np
 from topics.config import EvaluateConfig
 from topics.errors import ConfigError, unknown_name
 from topics.evaluation import coherence
-from topics.evaluation.counting import DEFAULT_BLOCK_TOKENS, ReferenceCorpus
+from topics.evaluation.cluster import count_reference_dask, dask_client
+from topics.evaluation.counting import DEFAULT_BLOCK_TOKENS, ReferenceCorpus, ReferenceCounts, count_reference
 from topics.evaluation.measures import (
     DIVERSITY_TOPN,
     heldout_perplexity,
@@ -41,6 +44,8 @@ log = logging.getLogger(__name__)
 COHERENCE_MEASURES = ("u_mass", "c_uci", "c_npmi", "c_v")
 MODEL_MEASURES = ("diversity", "irbo", "perplexity", "nmi", "ari", "accuracy")
 ALL_MEASURES = (*COHERENCE_MEASURES, *MODEL_MEASURES)
+#: where coherence counts are made: in this process, or on the workers of a Dask cluster
+EXECUTORS = ("local", "dask")
 
 
 class Scorable(Protocol):
@@ -91,17 +96,27 @@ class _TokenIdTexts:
         return self._documents()
 
     def _documents(self) -> Iterator[np.ndarray]:
+        for block, lengths in self.blocks(self.block_tokens):
+            bounds = np.concatenate(([0], np.cumsum(lengths))).tolist()
+            yield from (block[start:end] for start, end in pairwise(bounds))
+
+    def blocks(self, block_tokens: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Blocks of whole documents of at least ``block_tokens`` tokens (the last fewer), each as
+        ``(token ids end to end, document lengths)``, read from the memory map without splitting
+        them into documents: what ``count_reference`` counts as one block, and a Dask worker is sent."""
         path = self.prepared.path
         tokens = np.load(path / "tokens.npy", mmap_mode="r", allow_pickle=False)
         offsets = np.load(path / "offsets.npy", allow_pickle=False)
         num_docs = len(offsets) - 1
+        if num_docs == 0:
+            yield np.zeros(0, dtype=tokens.dtype), np.zeros(0, dtype=np.int64)
+            return
         first = 0
         while first < num_docs:
-            last = int(np.searchsorted(offsets, offsets[first] + self.block_tokens, side="left"))
+            last = int(np.searchsorted(offsets, offsets[first] + block_tokens, side="left"))
             last = min(max(last, first + 1), num_docs)
             block = np.array(tokens[offsets[first] : offsets[last]])
-            bounds = (offsets[first : last + 1] - offsets[first]).tolist()
-            yield from (block[start:end] for start, end in pairwise(bounds))
+            yield block, np.diff(offsets[first : last + 1]).astype(np.int64)
             first = last
 
 
@@ -121,57 +136,48 @@ def check_measures(measures: Sequence[str]) -> None:
             raise ConfigError(unknown_name("measure", name, ALL_MEASURES))
 
 
+def check_executor(executor: str, scheduler: str | None) -> None:
+    """``executor`` one of ``EXECUTORS``; a ``scheduler`` address only with the Dask one."""
+    if executor not in EXECUTORS:
+        raise ConfigError(unknown_name("executor", executor, EXECUTORS))
+    if scheduler and executor != "dask":
+        raise ConfigError("`scheduler` is the address of a Dask scheduler; it needs `executor` dask")
+
+
 def evaluate_many(
     runs: Sequence[Scorable],
     config: EvaluateConfig,
     reference: PreparedCorpus | None = None,
+    *,
+    executor: str = "local",
+    scheduler: str | None = None,
+    block_tokens: int | None = None,
 ) -> list[Evaluation]:
-    """Score ``runs``; coherence is counted once per reference corpus for all of them."""
+    """Score ``runs``; coherence is counted once per reference corpus for all of them.
+
+    ``executor`` says where the reference is counted: ``"local"``, in this process, or ``"dask"``,
+    its blocks on the workers of the Dask scheduler at ``scheduler`` (default: a LocalCluster of one
+    single-threaded worker per core), with identical values. ``block_tokens`` (default
+    ``DEFAULT_BLOCK_TOKENS``) is the size of a block of the reference, and so of one Dask task.
+    """
     check_measures(config.measures)
+    check_executor(executor, scheduler)
+    block_tokens = DEFAULT_BLOCK_TOKENS if block_tokens is None else block_tokens
     evaluations = [Evaluation() for _ in runs]
     coherence_measures: list[str] = [m for m in config.measures if m in COHERENCE_MEASURES]
     if coherence_measures:
-        groups: dict[str, list[int]] = {}
-        references: dict[str, PreparedCorpus] = {}
-        for i, run in enumerate(runs):
-            ref = reference or run.prepared
-            groups.setdefault(ref.fingerprint, []).append(i)
-            references[ref.fingerprint] = ref
-        for fingerprint, members in groups.items():
-            ref = references[fingerprint]
-            for i in members:
-                vocabulary_size = len(runs[i].model.vocabulary)
-                if config.topn > vocabulary_size:
-                    raise ConfigError(
-                        f"[evaluate] topn must be at most the vocabulary size ({vocabulary_size}), got {config.topn}"
-                    )
-            topics_per_model = [runs[i].model.top_words(config.topn, config.ranking, config.relevance_lambda) for i in members]
-            windows: dict[str, int] = {
-                m: config.window or coherence.DEFAULT_WINDOWS[m] for m in coherence_measures if m != "u_mass"
-            }
-            scores = coherence.score_models(
-                topics_per_model,
-                reference_corpus(ref),
-                coherence_measures,
-                windows=windows,
-                counting=config.counting,
-            )
-            for i, model_scores in zip(members, scores):
-                for measure, values in model_scores.items():
-                    values = np.asarray(values, dtype=np.float64)
-                    evaluations[i].metrics[measure] = float(np.mean(values))
-                    evaluations[i].topic_metrics[measure] = values
-                    evaluations[i].settings[measure] = {
-                        "topn": config.topn,
-                        "window": windows.get(measure),
-                        "counting": config.counting if measure != "u_mass" else "documents",
-                        "ranking": config.ranking,
-                        "relevance_lambda": config.relevance_lambda if config.ranking == "relevance" else None,
-                        "reference": {
-                            "path": str(Path(ref.path).resolve()),
-                            "fingerprint": ref.fingerprint,
-                        },
-                    }
+        for run in runs:
+            vocabulary_size = len(run.model.vocabulary)
+            if config.topn > vocabulary_size:
+                raise ConfigError(f"[evaluate] topn must be at most the vocabulary size ({vocabulary_size}), got {config.topn}")
+    with contextlib.ExitStack() as stack:
+        count: Callable[..., ReferenceCounts] = count_reference
+        if coherence_measures and executor == "dask":
+            # connected before anything is counted: an unreachable scheduler fails first
+            client = stack.enter_context(dask_client(scheduler))
+            count = functools.partial(count_reference_dask, client=client)
+        if coherence_measures:
+            _score_coherence(runs, config, reference, coherence_measures, evaluations, count, block_tokens)
     for run, evaluation in zip(runs, evaluations):
         model = run.model
         if "diversity" in config.measures:
@@ -203,10 +209,60 @@ def evaluate_many(
     return evaluations
 
 
+def _score_coherence(
+    runs: Sequence[Scorable],
+    config: EvaluateConfig,
+    reference: PreparedCorpus | None,
+    coherence_measures: list[str],
+    evaluations: list[Evaluation],
+    count: Callable[..., ReferenceCounts],
+    block_tokens: int,
+) -> None:
+    """Coherence of every run into ``evaluations``, each reference counted once by ``count``."""
+    groups: dict[str, list[int]] = {}
+    references: dict[str, PreparedCorpus] = {}
+    for i, run in enumerate(runs):
+        ref = reference or run.prepared
+        groups.setdefault(ref.fingerprint, []).append(i)
+        references[ref.fingerprint] = ref
+    for fingerprint, members in groups.items():
+        ref = references[fingerprint]
+        topics_per_model = [runs[i].model.top_words(config.topn, config.ranking, config.relevance_lambda) for i in members]
+        windows: dict[str, int] = {m: config.window or coherence.DEFAULT_WINDOWS[m] for m in coherence_measures if m != "u_mass"}
+        scores = coherence.score_models(
+            topics_per_model,
+            reference_corpus(ref),
+            coherence_measures,
+            windows=windows,
+            counting=config.counting,
+            block_tokens=block_tokens,
+            count=count,
+        )
+        for i, model_scores in zip(members, scores):
+            for measure, values in model_scores.items():
+                values = np.asarray(values, dtype=np.float64)
+                evaluations[i].metrics[measure] = float(np.mean(values))
+                evaluations[i].topic_metrics[measure] = values
+                evaluations[i].settings[measure] = {
+                    "topn": config.topn,
+                    "window": windows.get(measure),
+                    "counting": config.counting if measure != "u_mass" else "documents",
+                    "ranking": config.ranking,
+                    "relevance_lambda": config.relevance_lambda if config.ranking == "relevance" else None,
+                    "reference": {
+                        "path": str(Path(ref.path).resolve()),
+                        "fingerprint": ref.fingerprint,
+                    },
+                }
+
+
 def evaluate(
     run: Scorable,
     config: EvaluateConfig | None = None,
     reference: PreparedCorpus | None = None,
+    *,
+    executor: str = "local",
+    scheduler: str | None = None,
 ) -> Evaluation:
     """Score one trained model (a run folder, or anything ``Scorable``).
 
@@ -218,6 +274,11 @@ def evaluate(
         Measures, top words, windows; default: c_npmi and u_mass over the top 10 words.
     reference : PreparedCorpus, optional
         The corpus coherence is counted on; default: the run's own prepared corpus.
+    executor : str
+        ``"local"`` (default) counts coherence in this process; ``"dask"`` counts the reference's
+        blocks on Dask workers and merges the counts (identical values).
+    scheduler : str, optional
+        With ``executor="dask"``, the address of a running Dask scheduler; default a LocalCluster.
 
     Returns
     -------
@@ -230,4 +291,4 @@ def evaluate(
     >>> evaluation = topics.evaluate(run, topics.EvaluateConfig(measures=["c_npmi", "c_v"]))  # doctest: +SKIP
     >>> evaluation.metrics["c_npmi"]  # doctest: +SKIP
     """
-    return evaluate_many([run], config or EvaluateConfig(), reference)[0]
+    return evaluate_many([run], config or EvaluateConfig(), reference, executor=executor, scheduler=scheduler)[0]

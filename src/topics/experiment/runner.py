@@ -283,6 +283,9 @@ def run_experiment(
         result.trained = sum(o.status == COMPLETE for o in outcomes)
         result.failed = sum(o.status != COMPLETE for o in outcomes)
 
+        # every run of ours is installed or cleaned up by now: what is left is a killed process's
+        # (a worker may outlive its parent by up to half a second, past the first clean-up)
+        _clean_temporary(root / "runs")
         report(ExperimentProgress("scoring", total=total, done=total, failed=result.failed))
         errors = {o.run_id: o.error for o in outcomes if o.status != COMPLETE}
         score_experiment(config, root, specs, measures, errors, force)

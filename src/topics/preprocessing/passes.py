@@ -19,6 +19,7 @@ from topics._files import (
 )
 from topics.config import PreprocessConfig
 from topics.errors import CorpusError
+from topics.preprocessing.boilerplate import boilerplate_report, boilerplate_rules, repeated_line_hashes
 from topics.preprocessing.phrases import phrase_layer
 from topics.preprocessing.prepared import (
     DOCUMENT_COLUMNS,
@@ -124,6 +125,39 @@ def tokenize_documents(
         while received < sent:
             receive()
     return n_docs, workers.all("end")
+
+
+def drop_repeated_lines(workers: Workers, samples: list, n_docs: int, config: PreprocessConfig) -> tuple[list, dict]:
+    """After a tokenising pass with the repeated-lines rule: the lines repeated in the workers'
+    summed samples (``boilerplate.repeated_line_hashes``) dropped from their token files. Returns
+    what each worker hands over at the end of the pass, and what the report says of the sample."""
+    hashes, facts = repeated_line_hashes(samples, n_docs, config)
+    log.debug(
+        "%d repeated lines (in %d of %d sampled documents or more)",
+        len(hashes),
+        facts["min_documents_in_sample"],
+        facts["sample_documents"],
+    )
+    return workers.all("drop_repeated", hashes), facts
+
+
+def collect_boilerplate(workers: Workers, config: PreprocessConfig, repeated: dict | None, meta_path: Path) -> dict:
+    """``report.json``'s ``boilerplate`` section: the workers' counts merged, the ids of the
+    documents flagged read from ``meta_path`` by position."""
+
+    def ids_of(positions: list[int]) -> list[str]:
+        wanted, ids = iter(positions), []
+        target = next(wanted, None)
+        with meta_path.open(encoding="utf-8", newline="") as meta:
+            for index, row in enumerate(csv.reader(meta)):
+                if index == target:
+                    ids.append(row[0])
+                    target = next(wanted, None)
+                    if target is None:
+                        break
+        return ids
+
+    return boilerplate_report(workers.all("boilerplate_counts"), boilerplate_rules(config), repeated, ids_of)
 
 
 def _meta_row(doc) -> list[str]:

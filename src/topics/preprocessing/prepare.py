@@ -68,7 +68,16 @@ from topics._files import (
 )
 from topics.config import PreprocessConfig
 from topics.errors import CorpusError
-from topics.preprocessing.passes import assemble_outputs, heldout_mask, learn_phrase_layer, tokenize_documents, write_phrases
+from topics.preprocessing.boilerplate import RULES as BOILERPLATE_RULES
+from topics.preprocessing.passes import (
+    assemble_outputs,
+    collect_boilerplate,
+    drop_repeated_lines,
+    heldout_mask,
+    learn_phrase_layer,
+    tokenize_documents,
+    write_phrases,
+)
 from topics.preprocessing.prepared import (
     FORMAT_VERSION,
     REQUIRED_FILES,
@@ -95,13 +104,20 @@ log = logging.getLogger(__name__)
 FILTER_DEFAULTS = {"no_below": 5, "no_above": 0.5, "keep_n": 100000}
 PRETOKENISED_FILTER_DEFAULTS = {"no_below": 1, "no_above": 1.0, "keep_n": None}
 PRETOKENISED_FORMATS = ("octis",)
+#: formats whose boilerplate rules are on unless turned off (a line of ``lines`` is a whole document)
+BOILERPLATE_FORMATS = ("articles", "text", "jsonl", "csv")
 
 
 def resolve_config(config: PreprocessConfig, corpus_format: str | None) -> PreprocessConfig:
-    """``config`` with format defaults filled in: filtering bounds, and no phrases for pre-tokenised input."""
+    """``config`` with format defaults filled in: filtering bounds, boilerplate rules, and no
+    phrases or boilerplate rules for pre-tokenised input."""
     pretokenised = corpus_format in PRETOKENISED_FORMATS
     defaults = PRETOKENISED_FILTER_DEFAULTS if pretokenised else FILTER_DEFAULTS
     update: dict[str, Any] = {key: value for key, value in defaults.items() if getattr(config, key) is None}
+    for rule in BOILERPLATE_RULES:
+        key = f"boilerplate_{rule}"
+        if getattr(config, key) is None or pretokenised:
+            update[key] = corpus_format in BOILERPLATE_FORMATS
     if pretokenised:
         update["phrases"] = "none"
     return config.model_copy(update=update)
@@ -264,6 +280,10 @@ def _prepare_into(
             tally="phrases" if n_layers else "dictionary",
             progress=progress,
         )
+        repeated: dict | None = None  # what the report says of the repeated lines' sample
+        if config.boilerplate_repeated:
+            tallies, repeated = drop_repeated_lines(workers, tallies, n_docs, config)
+        boilerplate = collect_boilerplate(workers, config, repeated, meta_path)
         loading_gensim.join()  # two threads importing gensim at once can see it half initialised
         corpus_report = _corpus_report(corpus, n_docs)
         if n_docs == 0:
@@ -325,6 +345,10 @@ def _prepare_into(
         warnings["heldout ignored: pre-tokenised input keeps its own train/test split"] = 1
     if empties["empty_documents"]:
         warnings["documents with no tokens after preprocessing (kept, bag-of-words [])"] = empties["empty_documents"]
+    if boilerplate["mostly_removed"]["documents"]:
+        warnings["documents that lost more than half of their lines to boilerplate rules (see boilerplate.mostly_removed)"] = (
+            boilerplate["mostly_removed"]["documents"]
+        )
     return {
         "documents_read": corpus_report.get("documents_read", n_docs),
         "skipped": corpus_report.get("skipped", []),
@@ -339,6 +363,7 @@ def _prepare_into(
         "num_tokens_before_filtering": dictionary.num_pos,
         "num_tokens": int(sum(dictionary.cfs.values())),
         "phrases": phrase_counts,
+        "boilerplate": boilerplate,
         "processes": processes,
         "peak_memory_mb": peak_memory,
     }
@@ -351,9 +376,7 @@ def _check_not_the_input(corpus, out_dir: Path) -> None:
         return
     source, out = Path(source).resolve(), out_dir.resolve()
     if out == source or out in source.parents:
-        raise CorpusError(
-            f"{out_dir}: is the corpus being read, or holds it ({source}); choose another output folder"
-        )
+        raise CorpusError(f"{out_dir}: is the corpus being read, or holds it ({source}); choose another output folder")
 
 
 #: documents sampled, and the least share of their words the configured language must know

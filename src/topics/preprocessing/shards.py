@@ -23,6 +23,7 @@ from typing import Any, Self, TextIO
 import numpy as np
 
 from topics._files import peak_rss_mb
+from topics.preprocessing.boilerplate import BoilerplateCounts, Cleaner, LineSample, boilerplate_rules, normalise_line
 from topics.preprocessing.phrases import PHRASE_DELIMITER, PhraseJoiner, phrase_scores
 from topics.preprocessing.tallies import (
     DictionaryTally,
@@ -41,7 +42,12 @@ CHUNK_DOCS = 128  # every chunk but the last has exactly this many documents
 class Shard:
     """Chunks ``index``, ``index + count``, ... of the corpus, held by one worker in its own
     scratch files: tokens (one document a line, tokens separated by one space), and at the end
-    token ids, document lengths and Matrix Market lines, chunk after chunk."""
+    token ids, document lengths and Matrix Market lines, chunk after chunk.
+
+    The per-document boilerplate rules (``topics.preprocessing.boilerplate``) run here, before
+    tokenising, in parallel. With the repeated-lines rule the first pass keeps each document's
+    lines and their tokens in a scratch file (``lines``) and counts the lines on a sample; the
+    token file is written by ``drop_repeated`` once the repeated lines are known."""
 
     _phrase_tally: PhraseTally | None  # set by ``end`` after a phrase pass
 
@@ -56,29 +62,118 @@ class Shard:
         self.generation = 0
         self._out: TextIO | None = None
         self._tally: PhraseTally | DictionaryTally | None = None
+        self._tally_kind = "dictionary"
+        rules = boilerplate_rules(pipeline.config)
+        self.cleaner = Cleaner(pipeline.config) if any(rules.values()) else None
+        self.repeated = rules["repeated"]
+        self.boilerplate = BoilerplateCounts()
+        self._sample: LineSample | None = None
 
     def path(self, name: str) -> Path:
         return self.folder / f"{name}-{self.index}"
 
     def begin(self, tally: str) -> None:
+        self._tally_kind = tally
+        if self.repeated:
+            self._out = self.path("lines").open("w", encoding="utf-8", newline="\n")
+            self._sample = LineSample(self.pipeline.config.repeated_sample)
+            return
         self._out = self.path("tokens-0").open("w", encoding="utf-8", newline="\n")
         self._tally = PhraseTally() if tally == "phrases" else DictionaryTally()
 
     def tokenize(self, chunk: list[tuple[str, tuple[str, ...] | None]]) -> int:
         """(text, tokens or None) pairs -> token lists (pre-tokenised ones unchanged), appended."""
-        texts = [list(tokens) if tokens is not None else self.pipeline(text) for text, tokens in chunk]
-        self._write(texts)
-        assert self._tally is not None, "begin() first"
-        self._tally.add(texts)
-        self.chunk_sizes.append(len(texts))
-        return len(texts)
+        first = (self.index + self.count * len(self.chunk_sizes)) * CHUNK_DOCS  # the chunk's first document
+        if self.repeated:
+            self._keep_lines(first, chunk)
+        else:
+            texts = [self._tokens(first + offset, text, tokens) for offset, (text, tokens) in enumerate(chunk)]
+            self._write(texts)
+            assert self._tally is not None, "begin() first"
+            self._tally.add(texts)
+        self.chunk_sizes.append(len(chunk))
+        return len(chunk)
 
-    def end(self) -> WordCounts | None:
-        assert self._out is not None and self._tally is not None, "begin() first"
+    def _tokens(self, index: int, text: str, tokens: tuple[str, ...] | None) -> list[str]:
+        if tokens is not None:
+            return list(tokens)
+        if self.cleaner is None:
+            return self.pipeline(text)
+        cleaned = self.cleaner(text)
+        self.boilerplate.add(cleaned)
+        self.boilerplate.check(index, cleaned.body_lines, cleaned.body_removed)
+        return self.pipeline("\n".join(cleaned.lines))
+
+    def _keep_lines(self, first: int, chunk: list[tuple[str, tuple[str, ...] | None]]) -> None:
+        """Per document: a line ``n<TAB>body lines<TAB>body lines removed``, its ``n`` non-blank
+        kept lines as they are, and its tokens on one line; the lines counted in the sample."""
+        assert self._out is not None and self._sample is not None and self.cleaner is not None, "begin() first"
+        records = []
+        for offset, (text, tokens) in enumerate(chunk):
+            if tokens is not None:
+                records.append(f"0\t0\t0\n{' '.join(tokens)}\n")  # no line to compare: never dropped
+                continue
+            cleaned = self.cleaner(text)
+            self.boilerplate.add(cleaned)
+            lines = [line for line in cleaned.lines if line.strip()]  # (a blank line has no tokens)
+            self._sample.add(first + offset, {normalise_line(line) for line in lines})
+            records.append(f"{len(lines)}\t{cleaned.body_lines}\t{cleaned.body_removed}\n")
+            records.extend(line + "\n" for line in lines)
+            records.append(" ".join(self.pipeline("\n".join(lines))) + "\n")
+        self._out.write("".join(records))
+
+    def end(self) -> WordCounts | dict | None:
+        """Word counts (or nothing: phrase counts stay here); with the repeated-lines rule, this
+        shard's ``LineSample`` counts instead, the token file waiting for ``drop_repeated``."""
+        assert self._out is not None, "begin() first"
         self._out.close()
+        if self.repeated:  # the caches stay: drop_repeated tokenises the documents that lose lines again
+            assert self._sample is not None
+            sample, self._sample = self._sample, None
+            return sample.arrays()
         self.pipeline.forget()  # no later pass tokenises: room for the counts that come next
+        assert self._tally is not None, "begin() first"
         tally, self._tally = self._tally, None
         return self._handover(tally)
+
+    def drop_repeated(self, hashes: np.ndarray) -> WordCounts | None:
+        """The token file from the ``lines`` file, without the lines whose normalised hash is in
+        ``hashes`` (a document that loses a line is tokenised again, from the caches); what
+        ``end`` returns without the rule."""
+        repeated = frozenset(hashes.tolist())
+        tally = PhraseTally() if self._tally_kind == "phrases" else DictionaryTally()
+        counts = self.boilerplate
+        lines_path = self.path("lines")
+        with (
+            lines_path.open(encoding="utf-8", newline="\n") as handle,
+            self.path("tokens-0").open("w", encoding="utf-8", newline="\n") as self._out,
+        ):
+            for chunk, size in enumerate(self.chunk_sizes):
+                first = (self.index + self.count * chunk) * CHUNK_DOCS
+                texts = []
+                for offset in range(size):
+                    n_lines, body_lines, body_removed = map(int, next(handle).split("\t"))
+                    lines = [line[:-1] for line in islice(handle, n_lines)]
+                    words = next(handle)[:-1]
+                    drop = (
+                        [hash(normal) in repeated for normal in map(normalise_line, lines)] if repeated else [False] * len(lines)
+                    )
+                    removed = [normalise_line(line) for line, dropped in zip(lines, drop, strict=True) if dropped]
+                    if removed:
+                        tokens = self.pipeline("\n".join(line for line, dropped in zip(lines, drop, strict=True) if not dropped))
+                    else:
+                        tokens = words.split(" ") if words else []
+                    counts.add_repeated(removed)
+                    counts.check(first + offset, body_lines, body_removed + len(removed))
+                    texts.append(tokens)
+                self._write(texts)
+                tally.add(texts)
+        lines_path.unlink()
+        self.pipeline.forget()
+        return self._handover(tally)
+
+    def boilerplate_counts(self) -> BoilerplateCounts:
+        return self.boilerplate
 
     def _handover(self, tally: PhraseTally | DictionaryTally) -> WordCounts | None:
         """Word counts go to the main process; phrase counts stay here (``phrase_count_files``)."""

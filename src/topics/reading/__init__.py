@@ -11,7 +11,8 @@ from topics.reading.labels import topic_labels
 from topics.reading.ldavis import write_ldavis
 from topics.reading.periods import evaluate_by_period, write_period_metrics
 from topics.reading.report import best_run, write_report
-from topics.reading.trends import Trends, topic_trends, trend_words, write_trends
+from topics.reading.trends import Trends, topic_trends, write_trends
+from topics.reading.words import trend_words
 
 __all__ = [
     "TopicMatch",

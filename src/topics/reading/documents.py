@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from topics._files import batched
 from topics.corpus.documents import Document
 from topics.corpus.stream import read_corpus
-from topics.errors import RunError, TopicsError
+from topics.errors import RunError, TopicsError, unknown_name
 from topics.training.train import infer_doc_topics
 
 if TYPE_CHECKING:
@@ -151,3 +152,70 @@ def infer_source(run: Run, source: str, format: str | None = None) -> pd.DataFra
     """
 
     return infer_documents(run, read_corpus(source, format=format))
+
+
+# --- periods -------------------------------------------------------------------------------------
+
+Period = Literal["week", "month", "quarter", "year"]
+#: pandas period codes
+PERIODS: dict[str, str] = {"week": "W-MON", "month": "M", "quarter": "Q", "year": "Y"}
+
+
+@dataclass
+class DocumentPeriods:
+    """The calendar period of every document of a run.
+
+    ``labels`` are the periods' first days (ISO text), from the first dated document's period to
+    the last, empty periods included; ``of_doc`` (D,) is each document's index into ``labels``,
+    in the order of ``run.model.doc_ids``, -1 for a document without a date.
+    """
+
+    period: str
+    labels: list[str]
+    of_doc: np.ndarray
+
+    @property
+    def undated(self) -> int:
+        return int((self.of_doc < 0).sum())
+
+    def members(self, t: int) -> np.ndarray:
+        """Rows (documents) dated in period ``t``."""
+        return np.flatnonzero(self.of_doc == t)
+
+
+def check_period(period: str) -> str:
+    if period not in PERIODS:
+        raise RunError(unknown_name("period", period, list(PERIODS)))
+    return period
+
+
+def document_periods(run: Run, period: str = "month", needed_for: str = "there is no trend over time") -> DocumentPeriods:
+    """Each document's ``period`` (week, month, quarter or year) from its date.
+
+    A RunError when no document of the run has a date (a corpus format without dates, such as
+    plain text, or articles whose date lines are empty); ``needed_for`` ends its first clause.
+    """
+    import pandas as pd
+
+    check_period(period)
+    metadata = document_metadata(run)
+    dates = pd.to_datetime(
+        metadata["date"].where(metadata["date"] != ""),
+        errors="coerce",
+        format="ISO8601",
+    )
+    dated = dates.notna().to_numpy()
+    if not dated.any():
+        raise RunError(
+            f"{run.path}: none of its {len(dates)} documents has a date, so {needed_for}; "
+            "trends need a corpus with dates (the articles format's date line, a date field in JSONL/CSV)"
+        )
+    undated = int((~dated).sum())
+    if undated:
+        log.info("%s: %d documents without a date are left out of the trend", run.path, undated)
+    periods = dates[dated].dt.to_period(PERIODS[period])
+    full = pd.period_range(periods.min(), periods.max(), freq=PERIODS[period])
+    of_doc = np.full(len(dates), -1, dtype=np.int64)
+    of_doc[dated] = full.get_indexer(pd.PeriodIndex(periods))
+    labels = [p.start_time.date().isoformat() for p in full]
+    return DocumentPeriods(period=period, labels=labels, of_doc=of_doc)

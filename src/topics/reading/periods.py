@@ -17,7 +17,8 @@ import numpy as np
 from topics.errors import ConfigError
 from topics.evaluation import ReferenceCorpus, count_reference, score
 from topics.evaluation.counting import DEFAULT_WINDOWS
-from topics.reading.trends import MIN_DOCS, document_periods, document_tokens, words_table
+from topics.reading.documents import document_periods
+from topics.reading.words import MIN_DOCS, document_tokens, words_table
 from topics.runs.folder import write_run_outputs
 
 if TYPE_CHECKING:

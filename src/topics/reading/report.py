@@ -26,7 +26,7 @@ import numpy as np
 from topics._files import atomic_write
 from topics.errors import RunError, TopicsError, unknown_name
 from topics.experiment.statistics import LOWER_IS_BETTER, aggregate, best_run_id
-from topics.reading.documents import representative_documents
+from topics.reading.documents import PERIODS, document_periods, representative_documents
 from topics.reading.figures import (
     figure_png,
     png_data_uri,
@@ -36,7 +36,8 @@ from topics.reading.figures import (
     words_timeline_html,
 )
 from topics.reading.labels import topic_labels
-from topics.reading.trends import PERIODS, document_periods, model_topic_words, topic_trends, words_table
+from topics.reading.trends import topic_trends
+from topics.reading.words import model_topic_words, words_table
 from topics.runs import is_run_folder
 from topics.runs.folder import MANIFEST, write_run_outputs
 from topics.runs.run import load_run

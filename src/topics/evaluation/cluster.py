@@ -1,0 +1,120 @@
+"""Counting a reference corpus on a Dask cluster: blocks out to the workers, counts back, merged here.
+
+The client reads the reference one block of whole documents at a time (as ``count_reference``
+does) and sends each block's token ids and document lengths to a worker with the ``CountPlan``
+(the counted words, windows and topic word sets: sized by the topics, not the reference). The
+worker counts the block on its own and returns its integer counts; the client adds them up in block
+order. Integer sums do not depend on where a block was counted, so the counts, and every score
+computed from them, are identical (==) to the local path's. Workers need no shared filesystem:
+the blocks travel inside the tasks, so a task whose worker dies is run again elsewhere (Dask's
+``distributed.scheduler.allowed-failures``, 3 by default); past that, the step fails with the
+worker's error. At most ``IN_FLIGHT_PER_WORKER`` blocks per worker are out at once, so the client's
+memory holds a few blocks and the merged counts, never the reference.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from topics.errors import ConfigError, RunError
+from topics.evaluation.counting import (
+    DEFAULT_BLOCK_TOKENS,
+    ReferenceCorpus,
+    ReferenceCounts,
+    count_block,
+    plan_counts,
+    reference_blocks,
+)
+
+log = logging.getLogger(__name__)
+
+#: how long to wait for a scheduler to answer before saying it cannot be reached (seconds)
+CONNECT_SECONDS = 10.0
+#: blocks sent to each worker ahead of the merge: enough to keep it busy, few enough to bound memory
+IN_FLIGHT_PER_WORKER = 2
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None, workers: int | None = None) -> Iterator[Any]:
+    """A client of the Dask scheduler at ``scheduler``, or of a new LocalCluster of ``workers``
+    single-threaded worker processes (default: one per core). A scheduler that does not answer
+    within ``CONNECT_SECONDS`` is a ``ConfigError`` naming its address."""
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=f"{CONNECT_SECONDS}s")
+        except (OSError, TimeoutError, ValueError) as error:
+            raise ConfigError(
+                f"`scheduler` {scheduler}: no Dask scheduler answered there within {CONNECT_SECONDS:g} s "
+                f"({type(error).__name__}: {error}); start one (`dask scheduler`) or leave out `scheduler` "
+                "to start a LocalCluster"
+            ) from None
+        with client:
+            yield client
+        return
+    with (
+        LocalCluster(
+            n_workers=workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def count_reference_dask(
+    reference: ReferenceCorpus,
+    words: Iterable[str],
+    windows: Iterable[int] = (),
+    counting: str = "gensim",
+    *,
+    word_sets: Iterable[Iterable[str]] | None = None,
+    block_tokens: int = DEFAULT_BLOCK_TOKENS,
+    client: Any,
+) -> ReferenceCounts:
+    """``count_reference`` with each block counted on a worker of ``client`` (a ``dask.distributed.Client``).
+
+    Same arguments, same checks and identical counts. A block whose task fails (the worker raised,
+    or died more often than Dask retries) raises ``RunError`` with the worker's error; the blocks
+    still out are cancelled.
+    """
+    plan = plan_counts(reference, words, windows, counting, word_sets=word_sets, block_tokens=block_tokens)
+    tally = plan.tally()
+    limit = IN_FLIGHT_PER_WORKER * max(1, len(client.scheduler_info().get("workers", {})))
+    pending: deque[tuple[int, Any]] = deque()
+
+    def merge_oldest() -> None:
+        index, future = pending.popleft()
+        try:
+            block = future.result()
+        except BaseException as error:
+            client.cancel([f for _, f in pending])
+            pending.clear()
+            if not isinstance(error, Exception):
+                raise  # Ctrl-C and the like, as they are
+            log.debug("block %d failed on its worker", index, exc_info=True)
+            raise RunError(
+                f"reference block {index} ({block_tokens} tokens a block) could not be counted on the Dask "
+                f"cluster: {type(error).__name__}: {error}"
+            ) from error
+        tally.merge(block)
+
+    try:
+        for index, (ids, lengths) in enumerate(reference_blocks(reference, block_tokens)):
+            pending.append((index, client.submit(count_block, plan, ids, lengths, pure=False)))
+            if len(pending) >= limit:
+                merge_oldest()
+        while pending:
+            merge_oldest()
+    except BaseException:
+        client.cancel([f for _, f in pending])
+        raise
+    return plan.counts(tally, reference.vocabulary)
