@@ -20,12 +20,11 @@ from topics.corpus.documents import CorpusReport, Document
 from topics.errors import ConfigError
 from topics.preprocessing.boilerplate import (
     Cleaner,
-    LineSample,
     header_block,
     normalise_line,
-    sample_level,
 )
 from topics.preprocessing.prepare import preprocess, resolve_config
+from topics.preprocessing.repeated import LineSample, sample_level
 
 ALL_RULES = {f"boilerplate_{rule}": True for rule in ("headers", "quotes", "signature", "repeated")}
 OUTPUTS = ("tokens.npy", "offsets.npy", "vocabulary.txt", "documents.csv", "phrases.json", "term_frequency.npy")

@@ -26,9 +26,10 @@ from topics.preprocessing.prepare import (
     tokenize_documents,
 )
 from topics.preprocessing.prepared import PreparedCorpus
-from topics.preprocessing.shards import Shard, Workers
+from topics.preprocessing.shards import Shard
 from topics.preprocessing.tallies import add_sorted_counts
 from topics.preprocessing.tokenize import TOKEN_RE, Pipeline, load_stopwords
+from topics.preprocessing.workers import Workers
 
 LEE = Path(datapath("lee_background.cor"))
 

@@ -20,7 +20,7 @@ from topics.config import PreprocessConfig, TrainConfig
 from topics.corpus.stream import read_corpus
 from topics.preprocessing.prepare import preprocess
 from topics.reading import representative_documents
-from topics.reading.report import write_report
+from topics.reading.experiment_report import write_report
 from topics.runs.run import create_run, load_run
 
 runner = CliRunner()

@@ -220,7 +220,7 @@ def test_two_objectives_give_importances_and_a_pareto_front(two_objectives):
 
 
 def test_report_has_a_search_section(two_objectives):
-    from topics.reading.report import write_report
+    from topics.reading.experiment_report import write_report
 
     root, result = two_objectives
     page = write_report(root).read_text(encoding="utf-8")

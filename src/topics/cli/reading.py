@@ -39,8 +39,8 @@ def show(
     from rich.table import Table
 
     from topics.reading.documents import check_topic, representative_documents
+    from topics.reading.experiment_report import run_of
     from topics.reading.labels import topic_labels
-    from topics.reading.report import run_of
 
     run, why = run_of(run_dir)
     if why is not None:
@@ -243,8 +243,8 @@ def report(
 ) -> None:
     """A self-contained HTML report (report.html) that opens offline in a browser."""
     from topics.errors import RunError
+    from topics.reading.experiment_report import write_report
     from topics.reading.ldavis import write_ldavis
-    from topics.reading.report import write_report
     from topics.reading.trends import check_period
     from topics.runs.folder import is_run_folder
 

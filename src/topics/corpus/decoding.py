@@ -306,3 +306,9 @@ def read_files(
         if encoding != "utf-8":
             report.encodings[shown(path)] = encoding
         yield path, text, ""
+
+
+def printable(text: object) -> str:
+    """``text`` with any lone surrogate (from a file name that is not UTF-8) written as ``\\udcxx``,
+    so that it can be logged, printed and sent between processes."""
+    return str(text).encode("utf-8", errors="backslashreplace").decode("utf-8")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from topics.config import CorpusConfig, validate
 from topics.corpus.articles import parse_date
-from topics.corpus.decoding import iter_files, shown
+from topics.corpus.decoding import iter_files, printable, shown
 from topics.corpus.documents import CorpusReport, Document, Skipped
 from topics.corpus.readers import FILE_FORMATS, FOLDER_FORMATS, READERS, sample_path
 from topics.errors import ConfigError, CorpusError, unknown_name
@@ -109,7 +109,7 @@ class Corpus:
         prefix = shown(self.path if self.path.is_dir() else self.path.parent) + os.sep
         for item in READERS[self.format](self.path, self.config, report):
             if isinstance(item, Skipped):
-                log.warning("%s: %s; skipped", item.source, item.reason)
+                log.warning("%s: %s; skipped", printable(item.source), printable(item.reason))
                 report.skipped.append(item)
                 continue
             # Repeated texts that differ in other fields (an article at two urls, a repeated line of
@@ -119,7 +119,9 @@ class Corpus:
                 report.warnings["same text as an earlier document"] += 1
             seen_texts.add(digest)
             if item.url and url_texts.setdefault(item.url, digest) != digest:
-                log.warning("%s: same url as an earlier document (%s), different text", item.source, item.url)
+                log.warning(
+                    "%s: same url as an earlier document (%s), different text", printable(item.source), printable(item.url)
+                )
                 report.warnings["same url as an earlier document, different text"] += 1
             if item.id in seen_ids:
                 # ids are unique in a prepared corpus: a repeated one gets the document's relative source
@@ -127,14 +129,14 @@ class Corpus:
                 while unique in seen_ids:
                     unique = f"{item.id}@{relative}" + (f"#{n}" if n > 1 else "")
                     n += 1
-                log.warning("%s: id %r repeated; read as %r", item.source, item.id, unique)
+                log.warning("%s: id %r repeated; read as %r", printable(item.source), printable(item.id), printable(unique))
                 report.warnings["repeated id, made unique with the source (id@source)"] += 1
                 item = dataclasses.replace(item, id=unique)
             seen_ids.add(item.id)
             report.documents_read += 1
             yield item
         for warning, count in sorted(report.warnings.items()):
-            log.warning("%s: %s: %d documents", self.config.source, warning, count)
+            log.warning("%s: %s: %d documents", printable(self.config.source), printable(warning), count)
         log.info(
             "%s: %d documents read, %d skipped",
             self.config.source,

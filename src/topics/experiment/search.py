@@ -10,26 +10,26 @@ under ``runs/`` (the trial numbers recorded in each manifest's ``search`` entry)
 Reproducibility: the sampler is rebuilt before every trial, seeded from ``(seed, finished trials)``,
 so the i-th finished trial's settings depend only on the file and on the trials before it; a study
 resumed after a kill proposes what an uninterrupted one would have. Trials run one after another;
-``--jobs`` trains a trial's seeds at once, which changes no result.
+``--jobs`` trains a trial's seeds at once, which changes no result. The study itself (storage,
+fingerprint, samplers, the runs of a trial) is ``topics.experiment.study``; this module checks
+``[search]`` and runs the trials.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from topics._files import atomic_write, sha256_json
-from topics.config import ExperimentConfig, PreprocessConfig, SearchConfig, SearchRange, TrainConfig, validate
+from topics.config import ExperimentConfig, PreprocessConfig, TrainConfig, validate
 from topics.corpus.stream import Corpus
-from topics.errors import ConfigError, RunError
-from topics.experiment.grid import SECTIONS, RunSpec, chosen_metric, grid_axes, preparation_key, run_hash, run_id, scored_measures
-from topics.experiment.results import COMPLETE, FAILED, MISSING, STUDY_FILE, read_json, search_result, write_search_outputs
+from topics.errors import ConfigError
+from topics.experiment.grid import SECTIONS, RunSpec, grid_axes, scored_measures
+from topics.experiment.results import COMPLETE, FAILED, MISSING, read_json, search_result, write_search_outputs
 from topics.experiment.runner import (
     ExperimentProgress,
     ExperimentResult,
@@ -43,29 +43,28 @@ from topics.experiment.runner import (
     plan_runs,
 )
 from topics.experiment.scoring import score_experiment
-from topics.experiment.statistics import LOWER_IS_BETTER
-from topics.runs.folder import MANIFEST, read_manifest
+from topics.experiment.study import (
+    finished_trials,
+    grid_values,
+    objectives,
+    open_study,
+    record_trial,
+    sampler,
+    search_identity,
+    section_of,
+    study_specs,
+    suggest,
+    trial_seed,
+    trial_specs,
+)
 
 if TYPE_CHECKING:
     import optuna
 
 log = logging.getLogger(__name__)
 
-#: user attributes of the study: the fingerprint of the search and what it covers
-FINGERPRINT, IDENTITY = "topics_fingerprint", "topics_search"
-
 
 # --- validation -----------------------------------------------------------------------------------
-
-
-def objectives(config: ExperimentConfig) -> list[str]:
-    """The measures a search optimises: ``[search] objective``, default the experiment's metric."""
-    assert config.search is not None
-    return list(config.search.objective or [chosen_metric(config)])
-
-
-def _section_of(name: str) -> str | None:
-    return next((section for section, model in SECTIONS.items() if name in model.model_fields), None)
 
 
 def _accepts_float(section: str, name: str) -> bool:
@@ -90,7 +89,7 @@ def check_search(config: ExperimentConfig, origin: str) -> None:
                     f"search it in [search.space] or give [{section}] {key} one value"
                 )
     for name, space in search.space.items():
-        owner = _section_of(name)
+        owner = section_of(name)
         if owner is None:
             options = sorted({*TrainConfig.model_fields, *PreprocessConfig.model_fields})
             problems.append(
@@ -130,143 +129,6 @@ def check_search(config: ExperimentConfig, origin: str) -> None:
         problems.append(f"{origin}: [search.space]: every range holds a single value: nothing to search")
     if problems:
         raise ConfigError("\n".join(dict.fromkeys(problems)))
-
-
-# --- the study ------------------------------------------------------------------------------------
-
-
-def search_identity(config: ExperimentConfig, corpus_fingerprint: str) -> dict[str, Any]:
-    """What a study's trials depend on (everything but the number of trials); fingerprinted in the study."""
-    assert config.search is not None
-    search = config.search.model_dump(mode="json", exclude_none=True, exclude={"trials"})
-    search["objective"] = objectives(config)
-    return {
-        "corpus": corpus_fingerprint,
-        "preprocess": config.preprocess,
-        "model": config.model,
-        "evaluate": config.evaluate.model_dump(mode="json"),
-        "search": search,
-    }
-
-
-def _sampler(search: SearchConfig, seed: int) -> optuna.samplers.BaseSampler:
-    import optuna
-
-    if search.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if search.sampler == "grid":
-        grid = {name: _grid_values(space) for name, space in search.space.items()}
-        return optuna.samplers.GridSampler(grid, seed=seed)
-    if search.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=search.startup_trials)
-
-
-def _grid_values(space: SearchRange) -> list[Any]:
-    if space.int_range is not None:
-        return list(range(space.int_range[0], space.int_range[1] + 1))
-    if space.float_range is not None:
-        return [space.float_range[0]]
-    return list(space.choice or [])
-
-
-def trial_seed(seed: int, finished: int) -> int:
-    """The sampler's seed for the trial after ``finished`` finished trials."""
-    import numpy as np
-
-    return int(np.random.SeedSequence([seed, finished]).generate_state(1)[0])
-
-
-def open_study(root: Path, config: ExperimentConfig, identity: dict[str, Any], create: bool = True) -> optuna.Study | None:
-    """The study in ``root/search.db``, created when missing (None when missing and not ``create``);
-    a study of another search is refused."""
-    import optuna
-
-    path = root / STUDY_FILE
-    if not create and not path.is_file():
-        return None
-    fingerprint = sha256_json(identity)
-    directions: list[Literal["minimize", "maximize"]] = [
-        "minimize" if m in LOWER_IS_BETTER else "maximize" for m in objectives(config)
-    ]
-    try:
-        storage = optuna.storages.RDBStorage(f"sqlite:///{path.resolve()}")
-        try:
-            study = optuna.load_study(study_name=config.name, storage=storage)
-        except KeyError:
-            study = optuna.create_study(storage=storage, study_name=config.name, directions=directions)
-            study.set_user_attr(FINGERPRINT, fingerprint)
-            study.set_user_attr(IDENTITY, identity)
-    except Exception as error:  # sqlalchemy's errors: a locked, corrupt or foreign file
-        raise RunError(
-            f"{path}: cannot open the search database ({type(error).__name__}: {error}); it is left as it is: "
-            "wait for another process using it, or move it aside to start a new study"
-        ) from None
-    if study.user_attrs.get(FINGERPRINT) != fingerprint:
-        stored = study.user_attrs.get(IDENTITY) or {}
-        changed = sorted(
-            {f"[{key}]" for key in identity if key != "search" and stored.get(key) != identity[key]}
-            | {f"[search] {key}" for key in identity["search"] if stored.get("search", {}).get(key) != identity["search"][key]}
-        )
-        raise ConfigError(
-            f"{path}: holds a study of another search ({', '.join(changed) or 'settings'} differ from the file); "
-            f"to start a new study delete {path} or rename the experiment (name = ...)"
-        )
-    return study
-
-
-def _finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    from optuna.trial import TrialState
-
-    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
-
-
-def trial_specs(config: ExperimentConfig, corpus_fingerprint: str, number: int, params: dict[str, Any]) -> list[RunSpec]:
-    """The runs of trial ``number``: one per seed; run ids from the settings (not the trial), so a
-    repeated setting reuses its runs."""
-    assert config.search is not None
-    data: dict[str, dict[str, Any]] = {"preprocess": dict(config.preprocess), "model": dict(config.model)}
-    for name, value in params.items():
-        data[_section_of(name) or "model"][name] = value
-    preprocess = PreprocessConfig.model_validate(data["preprocess"])
-    model = TrainConfig.model_validate(data["model"])
-    specs = []
-    for seed in range(config.search.seeds_per_trial):
-        digest = run_hash(corpus_fingerprint, preprocess, model, seed)
-        specs.append(
-            RunSpec(
-                run_id=run_id({**params, "seed": seed}, digest),
-                preprocess=preprocess,
-                model=model,
-                seed=seed,
-                params={"trial": number, **params, "seed": seed},
-                corpus_key=preparation_key(corpus_fingerprint, preprocess),
-            )
-        )
-    return specs
-
-
-def _suggest(trial: optuna.Trial, space: dict[str, SearchRange]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for name, rng in space.items():
-        if rng.int_range is not None:
-            params[name] = trial.suggest_int(name, rng.int_range[0], rng.int_range[1], log=rng.log)
-        elif rng.float_range is not None:
-            params[name] = trial.suggest_float(name, rng.float_range[0], rng.float_range[1], log=rng.log)
-        else:
-            params[name] = trial.suggest_categorical(name, rng.choice or [])
-    return params
-
-
-def _record_trial(run_dir: Path, study: str, number: int) -> None:
-    """Add the trial number to the run's manifest (``search``: study and trials); the file hashes
-    recorded at creation are kept as they are."""
-    manifest = read_manifest(run_dir)
-    entry = manifest.get("search") or {"study": study, "trials": []}
-    if number in entry["trials"]:
-        return
-    manifest["search"] = {"study": study, "trials": sorted({*entry["trials"], number})}
-    atomic_write(run_dir / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
 # --- running --------------------------------------------------------------------------------------
@@ -321,10 +183,10 @@ def _run_trial(ctx: _Context, study: optuna.Study, snapshot: ExperimentProgress)
 
     search, measures = ctx.config.search, objectives(ctx.config)
     assert search is not None
-    study.sampler = _sampler(search, trial_seed(search.seed, len(_finished(study))))
+    study.sampler = sampler(search, trial_seed(search.seed, len(finished_trials(study))))
     study.pruner = optuna.pruners.MedianPruner(n_startup_trials=search.startup_trials)
     trial = study.ask()
-    specs = trial_specs(ctx.config, ctx.corpus_fingerprint, trial.number, _suggest(trial, search.space))
+    specs = trial_specs(ctx.config, ctx.corpus_fingerprint, trial.number, suggest(trial, search.space))
     trial.set_user_attr("run_ids", [spec.run_id for spec in specs])
     prune = search.pruner == "median" and len(measures) == 1 and len(specs) > 1
     batches = [specs[:1], specs[1:]] if prune else [specs]
@@ -337,7 +199,7 @@ def _run_trial(ctx: _Context, study: optuna.Study, snapshot: ExperimentProgress)
             study.tell(trial, state=TrialState.FAIL)
             return
         for spec in batch:
-            _record_trial(ctx.root / "runs" / spec.run_id, ctx.config.name, trial.number)
+            record_trial(ctx.root / "runs" / spec.run_id, ctx.config.name, trial.number)
         values += scores
         if len(measures) == 1:
             trial.report(sum(v[0] for v in values) / len(values), step=len(values) - 1)
@@ -369,7 +231,7 @@ def run_search(
     identity = search_identity(config, corpus_fingerprint)
     if dry_run:
         study = open_study(root, config, identity, create=False)
-        specs = _study_specs(config, corpus_fingerprint, study) if study is not None else []
+        specs = study_specs(config, corpus_fingerprint, study) if study is not None else []
         result = ExperimentResult(root, config, plan_runs(specs, root, scored_measures(config.evaluate)), dry_run=True)
         result.search = search_result(root, objectives(config), study, 0)
         return result
@@ -384,36 +246,27 @@ def run_search(
             study.tell(stale.number, state=optuna.trial.TrialState.FAIL)  # killed; we hold the lock
         wanted = search.trials
         if search.sampler == "grid":
-            wanted = min(wanted, math.prod(len(_grid_values(space)) for space in search.space.values()))
-        before = len(_finished(study))
+            wanted = min(wanted, math.prod(len(grid_values(space)) for space in search.space.values()))
+        before = len(finished_trials(study))
         result = ExperimentResult(root, config, [])
         ctx = _Context(config, root, corpus, corpus_fingerprint, jobs, run_executor, scheduler, progress, result)
         snapshot = ExperimentProgress("training", total=max(0, wanted - before) * search.seeds_per_trial)
         attempts = 0
-        while len(_finished(study)) < wanted and attempts < 2 * wanted:
+        while len(finished_trials(study)) < wanted and attempts < 2 * wanted:
             attempts += 1  # a trial that fails does not count; a setting failing every time ends the loop
-            snapshot.message = f"trial {len(_finished(study)) + 1}/{wanted}"
+            snapshot.message = f"trial {len(finished_trials(study)) + 1}/{wanted}"
             _run_trial(ctx, study, snapshot)
         progress(ExperimentProgress("writing", total=snapshot.total, done=snapshot.done, failed=result.failed))
-        specs = _study_specs(config, corpus_fingerprint, study)
+        specs = study_specs(config, corpus_fingerprint, study)
         measures = scored_measures(config.evaluate)
         score_experiment(config, root, specs, measures, {}, False)
         compared = write_search_outputs(root, config, study, specs, objectives(config))
         if compared is not None:
             result.comparison, result.best_run_id = compared
         result.plan = plan_runs(specs, root, measures)
-        result.search = search_result(root, objectives(config), study, len(_finished(study)) - before)
+        result.search = search_result(root, objectives(config), study, len(finished_trials(study)) - before)
         result.wall_seconds = time.perf_counter() - started
         progress(ExperimentProgress("done", total=snapshot.total, done=snapshot.done, failed=result.failed))
         return result
     finally:
         lock.release()
-
-
-def _study_specs(config: ExperimentConfig, corpus_fingerprint: str, study: optuna.Study) -> list[RunSpec]:
-    """The runs of the finished trials (a pruned trial's first seeds only), in trial order."""
-    specs = []
-    for trial in _finished(study):
-        trained = len(trial.intermediate_values) or len(trial.user_attrs.get("run_ids", []))
-        specs += trial_specs(config, corpus_fingerprint, trial.number, trial.params)[:trained]
-    return specs

@@ -19,13 +19,15 @@ from topics._files import (
 )
 from topics.config import PreprocessConfig
 from topics.errors import CorpusError
-from topics.preprocessing.boilerplate import boilerplate_report, boilerplate_rules, repeated_line_hashes
+from topics.preprocessing.boilerplate import boilerplate_report, boilerplate_rules
 from topics.preprocessing.phrases import phrase_layer
 from topics.preprocessing.prepared import (
     DOCUMENT_COLUMNS,
     EMPTY_LISTED,
 )
-from topics.preprocessing.shards import CHUNK_DOCS, Workers
+from topics.preprocessing.repeated import repeated_line_hashes
+from topics.preprocessing.shards import CHUNK_DOCS
+from topics.preprocessing.workers import Workers
 
 log = logging.getLogger(__name__)
 

@@ -45,7 +45,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import importlib
-import itertools
 import logging
 import os
 import shutil
@@ -54,7 +53,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -68,7 +66,15 @@ from topics._files import (
 )
 from topics.config import PreprocessConfig
 from topics.errors import CorpusError
-from topics.preprocessing.boilerplate import RULES as BOILERPLATE_RULES
+from topics.preprocessing.inputs import (
+    PRETOKENISED_FORMATS,
+    check_language,
+    check_not_the_input,
+    config_fingerprint,
+    corpus_description,
+    report_of_corpus,
+    resolve_config,
+)
 from topics.preprocessing.passes import (
     assemble_outputs,
     collect_boilerplate,
@@ -87,9 +93,10 @@ from topics.preprocessing.prepared import (
     file_records,
     write_vocabulary,
 )
-from topics.preprocessing.shards import Shard, Workers
+from topics.preprocessing.shards import Shard
 from topics.preprocessing.tallies import dictionary_from_counts
 from topics.preprocessing.tokenize import PIPELINE_VERSION, Pipeline
+from topics.preprocessing.workers import Workers
 
 __all__ = [
     "REQUIRED_FILES",
@@ -100,44 +107,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-FILTER_DEFAULTS = {"no_below": 5, "no_above": 0.5, "keep_n": 100000}
-PRETOKENISED_FILTER_DEFAULTS = {"no_below": 1, "no_above": 1.0, "keep_n": None}
-PRETOKENISED_FORMATS = ("octis",)
-#: formats whose boilerplate rules are on unless turned off (a line of ``lines`` is a whole document)
-BOILERPLATE_FORMATS = ("articles", "text", "jsonl", "csv")
-
-
-def resolve_config(config: PreprocessConfig, corpus_format: str | None) -> PreprocessConfig:
-    """``config`` with format defaults filled in: filtering bounds, boilerplate rules, and no
-    phrases or boilerplate rules for pre-tokenised input."""
-    pretokenised = corpus_format in PRETOKENISED_FORMATS
-    defaults = PRETOKENISED_FILTER_DEFAULTS if pretokenised else FILTER_DEFAULTS
-    update: dict[str, Any] = {key: value for key, value in defaults.items() if getattr(config, key) is None}
-    for rule in BOILERPLATE_RULES:
-        key = f"boilerplate_{rule}"
-        if getattr(config, key) is None or pretokenised:
-            update[key] = corpus_format in BOILERPLATE_FORMATS
-    if pretokenised:
-        update["phrases"] = "none"
-    return config.model_copy(update=update)
-
-
-def config_fingerprint(config: PreprocessConfig) -> str:
-    """Resolved config + tokeniser version + the contents of stopword files."""
-    files = {}
-    for name in config.stopwords:
-        path = Path(name)
-        if path.is_file():
-            files[name] = sha256_json(path.read_text(encoding="utf-8", errors="replace"))
-    return sha256_json(
-        {
-            "config": config.model_dump(mode="json"),
-            "pipeline": PIPELINE_VERSION,
-            "files": files,
-        }
-    )
-
 
 # --- the entry point --------------------------------------------------------------------------
 
@@ -201,7 +170,7 @@ def preprocess(
             }
         )
 
-    _check_not_the_input(corpus, out_dir)
+    check_not_the_input(corpus, out_dir)
     reused = existing_prepared(out_dir, fingerprint, force)
     if reused is not None:
         log.info(
@@ -210,7 +179,7 @@ def preprocess(
             reused.fingerprint[:12],
         )
         return reused
-    _check_language(corpus, resolved)
+    check_language(corpus, resolved)
 
     try:
         work = work_dir_beside(out_dir)
@@ -226,7 +195,7 @@ def preprocess(
             "format_version": FORMAT_VERSION,
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "preprocess": resolved.model_dump(mode="json"),
-            "corpus": _corpus_description(corpus),
+            "corpus": corpus_description(corpus),
             "input_fingerprint": input_fingerprint.result(),
             "config_fingerprint": config_hash,
             "pipeline_version": PIPELINE_VERSION,
@@ -266,7 +235,7 @@ def _prepare_into(
     meta_path = scratch / "meta.csv"
     phrase_counts: list[int] = []  # the layers themselves wait in scratch files, out of memory
     n_layers = {"none": 0, "bigrams": 1, "trigrams": 2}[config.phrases]
-    source = _corpus_description(corpus).get("source") or "corpus"
+    source = corpus_description(corpus).get("source") or "corpus"
 
     log.info("tokenising with %d process(es)", processes)
     with Workers([Shard(index, processes, scratch, pipeline) for index in range(processes)]) as workers:
@@ -285,7 +254,7 @@ def _prepare_into(
             tallies, repeated = drop_repeated_lines(workers, tallies, n_docs, config)
         boilerplate = collect_boilerplate(workers, config, repeated, meta_path)
         loading_gensim.join()  # two threads importing gensim at once can see it half initialised
-        corpus_report = _corpus_report(corpus, n_docs)
+        corpus_report = report_of_corpus(corpus, n_docs)
         if n_docs == 0:
             raise CorpusError(
                 f"{source}: no documents to prepare ({len(corpus_report.get('skipped', []))} skipped; see the corpus report)"
@@ -367,61 +336,3 @@ def _prepare_into(
         "processes": processes,
         "peak_memory_mb": peak_memory,
     }
-
-
-def _check_not_the_input(corpus, out_dir: Path) -> None:
-    """Refuse an output folder that is the input or holds it: replacing it would delete the corpus."""
-    source = getattr(corpus, "path", None)
-    if source is None:
-        return
-    source, out = Path(source).resolve(), out_dir.resolve()
-    if out == source or out in source.parents:
-        raise CorpusError(f"{out_dir}: is the corpus being read, or holds it ({source}); choose another output folder")
-
-
-#: documents sampled, and the least share of their words the configured language must know
-LANGUAGE_SAMPLE, LANGUAGE_SHARE = 50, 0.3
-#: candidates of the language detector, by script (each costs a second or two to load)
-CANDIDATE_LANGUAGES = {"cyrillic": ("ru", "uk", "bg"), "latin": ("en", "de", "fr", "es", "it", "pt", "nl")}
-
-
-def _check_language(corpus, config: PreprocessConfig) -> None:
-    """Stop when a sample of the documents is not in ``config.language`` left at its default (a language
-    set explicitly is trusted): a Russian corpus must not get English stopwords and lemmas silently."""
-    if "language" in config.model_fields_set or getattr(corpus, "format", None) in PRETOKENISED_FORMATS:
-        return
-    sample = " ".join(document.text[:2000] for document in itertools.islice(corpus, LANGUAGE_SAMPLE))
-    letters = [c for c in sample[:20000] if c.isalpha()]
-    if len(sample.split()) < 100 or not letters:
-        return  # too little text to tell
-    from simplemma import in_target_language, langdetect
-
-    configured = tuple(config.language.split(","))
-    if in_target_language(sample, lang=configured) >= LANGUAGE_SHARE:
-        return
-    cyrillic = sum("\u0400" <= c <= "\u04ff" for c in letters) > len(letters) / 2
-    detected, share = langdetect(sample, lang=CANDIDATE_LANGUAGES["cyrillic" if cyrillic else "latin"])[0]
-    if detected in configured or detected == "unk" or share < 0.5:
-        return
-    source = _corpus_description(corpus).get("source") or "corpus"
-    raise CorpusError(
-        f"{source}: the documents look like {detected!r} ({share:.0%} of sampled words), not the configured "
-        f"language {config.language!r}; set [preprocess] language = {detected!r} and stopwords to a list for it"
-        f" (e.g. 'russian' or a file), or set language explicitly to keep it"
-    )
-
-
-def _corpus_report(corpus, n_docs: int) -> dict:
-    report = getattr(corpus, "report", None)
-    if report is None:
-        return {"documents_read": n_docs}
-    return report.to_dict() if hasattr(report, "to_dict") else dict(report)
-
-
-def _corpus_description(corpus) -> dict:
-    description: dict[str, Any] = {"format": getattr(corpus, "format", None)}
-    config = getattr(corpus, "config", None)
-    if config is not None and hasattr(config, "model_dump"):
-        description["config"] = config.model_dump(mode="json")
-        description["source"] = getattr(config, "source", None)
-    return description

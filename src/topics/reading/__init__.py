@@ -7,10 +7,10 @@ from topics.reading.documents import (
     infer_texts,
     representative_documents,
 )
+from topics.reading.experiment_report import best_run, write_report
 from topics.reading.labels import topic_labels
 from topics.reading.ldavis import write_ldavis
 from topics.reading.periods import evaluate_by_period, write_period_metrics
-from topics.reading.report import best_run, write_report
 from topics.reading.trends import Trends, topic_trends, write_trends
 from topics.reading.words import trend_words
 

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from topics.errors import TopicsError
 from topics.experiment.grid import load_experiment_config
 from topics.experiment.results import STUDY_FILE, chosen_trial, compare_trials, read_runs_table
-from topics.experiment.search import objectives
 from topics.experiment.search_plots import HISTORY_PNG, IMPORTANCES_PNG, PARETO_PNG, param_importances
 from topics.experiment.statistics import format_number
+from topics.experiment.study import objectives
 from topics.reading.figures import png_data_uri
 
 if TYPE_CHECKING:

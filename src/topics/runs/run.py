@@ -9,7 +9,6 @@ fingerprints, times and the SHA-256 of every file at creation; the model (pickle
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import io
@@ -18,7 +17,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -32,6 +31,7 @@ from topics.config import TrainConfig
 from topics.errors import RunError
 from topics.evaluation import Evaluation
 from topics.preprocessing import PreparedCorpus
+from topics.runs.capture import capture_log
 from topics.runs.folder import (
     MANIFEST,
     manifest_header,
@@ -49,47 +49,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TOP_WORDS_SAVED = 20
-
-
-class _PassOn(logging.Handler):
-    """Hands a record to the root logger's handlers: what a captured logger let through before."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        logging.getLogger().handle(record)
-
-
-@contextlib.contextmanager
-def _capture_log(path: Path) -> Iterator[None]:
-    """Send gensim's and our log records to ``path`` while training.
-
-    The loggers are lowered to INFO for the file; what reaches the root logger's handlers (the
-    terminal, a log the user redirects) stays what the loggers' levels let through before, so
-    capturing does not flood standard error with gensim's INFO records.
-    """
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.setLevel(logging.INFO)
-    loggers = [logging.getLogger("gensim"), logging.getLogger("topics")]
-    saved = [(lg.level, lg.propagate, lg.getEffectiveLevel()) for lg in loggers]
-    passers = []
-    for lg, (_, propagate, effective) in zip(loggers, saved):
-        lg.addHandler(handler)
-        passer = _PassOn(effective)
-        passers.append(passer)
-        if propagate:
-            lg.addHandler(passer)
-            lg.propagate = False
-        if lg.level == logging.NOTSET or lg.level > logging.INFO:
-            lg.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        for lg, (level, propagate, _), passer in zip(loggers, saved, passers):
-            lg.removeHandler(handler)
-            lg.removeHandler(passer)
-            lg.propagate = propagate
-            lg.setLevel(level)
-        handler.close()
 
 
 def topics_table(model: TopicModel, n: int = TOP_WORDS_SAVED) -> str:
@@ -139,7 +98,7 @@ def build_run(
     workdir.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.UTC)
     wall, cpu = time.perf_counter(), time.process_time()
-    with _capture_log(workdir / "log.txt"):
+    with capture_log(workdir / "log.txt"):
         log.info(
             "run %s: training %s on %s (seed %d)",
             run_id,
