@@ -195,3 +195,40 @@ def test_period_is_part_of_a_dtm_config_only():
     assert TrainConfig(engine="dtm", period="month").model_dump(mode="json")["period"] == "month"
     assert TrainConfig(engine="dtm").period == "year"
     assert TrainConfig(period="month").fingerprint() == TrainConfig().fingerprint()
+
+
+def test_experiment_report_puts_a_static_and_a_dynamic_run_side_by_side(drift, tmp_path):
+    articles = drift[0].path.parent / "articles"
+    experiment = tmp_path / "both.toml"
+    experiment.write_text(
+        f"""name = "both"
+seeds = [1]
+
+[corpus]
+source = "{articles}"
+
+[preprocess]
+no_below = 1
+
+[model]
+engine = ["gensim", "dtm"]
+num_topics = 3
+period = "quarter"
+passes = 20
+iterations = 300
+
+[evaluate]
+measures = ["c_npmi"]
+""",
+        encoding="utf-8",
+    )
+    result = invoke("run", experiment, "--results", tmp_path / "results", "--jobs", 1)
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "results" / "both"
+    assert invoke("report", folder).exit_code == 0
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    runs = pd.read_csv(folder / "runs.csv")
+    assert set(runs["engine"]) == {"gensim", "dtm"}
+    assert "Static and dynamic runs side by side" in page
+    for run_id in runs["run_id"]:  # both runs in detail, each once
+        assert page.count(f'<h2 id="run">Run {run_id}:') == 1

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from topics._files import atomic_write
 from topics.errors import RunError, TopicsError, unknown_name
 from topics.experiment.statistics import LOWER_IS_BETTER, aggregate, best_run_id
+from topics.reading.compare import compare_runs
 from topics.reading.report import _e, _img, _page, run_report, run_section
 from topics.runs import is_run_folder
 from topics.runs.folder import MANIFEST, write_run_outputs
@@ -200,7 +201,47 @@ def experiment_report(
             location=f"runs/{chosen}",
         )
     )
+    parts.append(static_and_dynamic(folder, table, chosen, metric, period=period, words=words, docs=docs))
     return _page(title, "\n".join(parts))
+
+
+def static_and_dynamic(
+    folder: Path, table: pd.DataFrame, chosen: str, metric: str | None, *, period: str, words: int, docs: int
+) -> str:
+    """For an experiment whose grid has the dynamic engine beside a static one: the best run of each,
+    their topics matched one to one (1 - Jensen-Shannon distance) side by side, and each in detail
+    below with its words per period. '' for any other experiment."""
+    if "engine" not in table.columns:
+        return ""
+    complete = table[table["status"] == "complete"] if "status" in table.columns else table
+    engines = sorted(str(e) for e in complete["engine"].dropna().unique())
+    if "dtm" not in engines or len(engines) < 2:
+        return ""
+    best = {engine: choose_run(folder, table[table["engine"] == engine], None, metric)[0] for engine in engines}
+    dynamic, static = best["dtm"], best[next(e for e in engines if e != "dtm")]
+    match = compare_runs(folder / "runs" / static, folder / "runs" / dynamic, topn=words)
+    parts = [
+        '<h2 id="engines">Static and dynamic runs side by side</h2>',
+        f"<p>The best static run, <b>{_e(static)}</b>, and the best dynamic run, <b>{_e(dynamic)}</b> (each the best "
+        "seed of its engine's best setting), their topics matched one to one; the dynamic run's words are its "
+        "topics averaged over time, and its words per period are in its section below.</p>",
+        '<div class="scroll">'
+        + match.matched.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, escape=True)
+        + "</div>",
+    ]
+    for engine, run_id in best.items():
+        if run_id != chosen:
+            parts.append(
+                run_section(
+                    load_run(folder / "runs" / run_id),
+                    period=period,
+                    words=words,
+                    docs=docs,
+                    heading=f"Run {run_id}: the best {engine} run",
+                    location=f"runs/{run_id}",
+                )
+            )
+    return "\n".join(parts)
 
 
 def write_report(
