@@ -27,6 +27,8 @@ class Engine(NamedTuple):
     load: Callable[[Path], Any]
     doc_topics_of: Callable[[Any, Iterable[Sequence[tuple[int, float]]], int], np.ndarray]
     heldout_bound: Callable[[Any, Iterable[Sequence[tuple[int, float]]], int, int], tuple[float, str]]
+    #: imports the engine's library (a TopicsError saying how to install a missing one)
+    import_library: Callable[[], Any]
 
 
 ENGINES: dict[str, Engine] = {
@@ -36,6 +38,7 @@ ENGINES: dict[str, Engine] = {
         module.load,
         module.doc_topics_of,
         module.heldout_bound,
+        module.import_library,
     )
     for module in (gensim_lda, sklearn_lda, tomotopy_lda, dtm_lda)
 }

@@ -296,3 +296,8 @@ def load(directory: Path) -> DynamicModel:
         documents=documents,
         topic_words=np.load(directory / TOPIC_WORDS_BY_PERIOD, allow_pickle=False),
     )
+
+
+def import_library() -> Any:
+    """tomotopy (imported before training is timed), or a TopicsError saying how to install it."""
+    return import_tomotopy()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -170,3 +170,10 @@ def heldout_bound(lda, bow: Iterable[Sequence[tuple[int, float]]], seed: int, to
         bound,
         "gensim LdaModel.log_perplexity(total_docs = training documents): variational bound per word",
     )
+
+
+def import_library() -> Any:
+    """The library this engine trains with (imported before training is timed)."""
+    import gensim.models
+
+    return gensim.models

@@ -97,3 +97,10 @@ def load(directory: Path):
     import joblib
 
     return joblib.load(directory / MODEL_FILE)
+
+
+def import_library() -> Any:
+    """The library this engine trains with (imported before training is timed)."""
+    import sklearn.decomposition
+
+    return sklearn.decomposition

@@ -190,3 +190,8 @@ def save(lda, directory: Path) -> list[Path]:
 def load(directory: Path):
     tp = import_tomotopy()
     return tp.LDAModel.load(str(directory / MODEL_FILE))
+
+
+def import_library() -> Any:
+    """tomotopy (imported before training is timed), or a TopicsError saying how to install it."""
+    return import_tomotopy()
