@@ -11,11 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from dated_articles import write_dated_articles
+from helpers import invoke
 from test_trends import DRIFT, LATE_START, SWITCH, write_drift_articles
-from topics.cli import app
 from topics.config import PreprocessConfig, TrainConfig
 from topics.corpus.stream import read_corpus
 from topics.errors import CorpusError, RunError
@@ -26,13 +25,8 @@ from topics.training.train import infer_doc_topics, train_lda
 
 pytest.importorskip("tomotopy")
 
-runner = CliRunner()
 #: 300 sweeps on 180 short documents: well under a second
 DTM = dict(engine="dtm", num_topics=3, period="quarter", iterations=300)
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 def prepare(articles: Path, out: Path):

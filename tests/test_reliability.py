@@ -9,18 +9,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
+from helpers import invoke, runner
 from topics.cli import app
 from topics.config import load_config
 from topics.errors import ConfigError, RunError
 from topics.runs.run import load_run
-
-runner = CliRunner()
-
-
-def invoke(*args: object):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from dated_articles import write_dated_articles
-from topics.cli import app
+from helpers import invoke
 from topics.config import PreprocessConfig, TrainConfig
 from topics.corpus.stream import read_corpus
 from topics.preprocessing.prepare import preprocess
@@ -23,12 +22,7 @@ from topics.reading import representative_documents
 from topics.reading.experiment_report import write_report
 from topics.runs.run import create_run, load_run
 
-runner = CliRunner()
 BBC_DOCS = 300
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from dated_articles import write_dated_articles
-from topics.cli import app
+from helpers import invoke
 from topics.config import PreprocessConfig, TrainConfig
 from topics.corpus.stream import read_corpus
 from topics.errors import ConfigError, RunError
@@ -25,12 +24,6 @@ from topics.preprocessing.prepare import preprocess
 from topics.reading import evaluate_by_period, infer_texts, representative_documents, topic_trends, trend_words
 from topics.reading.labels import automatic_labels, topic_labels
 from topics.runs.run import create_run, load_run
-
-runner = CliRunner()
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")
