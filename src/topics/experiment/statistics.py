@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import numpy as np
 
+from topics.config import Measure
 from topics.errors import ConfigError, RunError, unknown_name
 
 if TYPE_CHECKING:
@@ -27,21 +28,8 @@ if TYPE_CHECKING:
 LOWER_IS_BETTER = {"perplexity"}
 #: columns of runs.csv that are neither grid parameters nor metrics
 BOOKKEEPING = {"run_id", "status", "seed", "wall_seconds", "error", "experiment"}
-METRIC_NAMES = {
-    "u_mass",
-    "c_uci",
-    "c_npmi",
-    "c_v",
-    "diversity",
-    "irbo",
-    "perplexity",
-    "per_word_bound",
-    "stability",
-    "stability_reappear",
-    "nmi",
-    "ari",
-    "accuracy",
-}
+#: every measure an experiment can score, and the companions some record beside them
+METRIC_NAMES = {*get_args(Measure), "per_word_bound", "stability_reappear"}
 #: permutation tests enumerate every split up to this many, else sample this many at random
 MAX_PERMUTATIONS = 20_000
 
