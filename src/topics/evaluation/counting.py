@@ -112,16 +112,8 @@ def count_reference(
     plan = plan_counts(reference, words, windows, counting, word_sets=word_sets, block_tokens=block_tokens)
     row_of_id = plan.row_of_id()
     tally = plan.tally()
-    block: list[np.ndarray] = []
-    block_length = 0
-    for text in reference:
-        block.append(text if isinstance(text, np.ndarray) else np.asarray(text, dtype=np.int64))
-        block_length += len(block[-1])
-        if block_length >= block_tokens:
-            tally.add(block, row_of_id)
-            block, block_length = [], 0
-    if block or not tally.blocks:
-        tally.add(block, row_of_id)
+    for ids, lengths in reference_blocks(reference, block_tokens):
+        tally.add_block(ids, lengths, row_of_id)
     return plan.counts(tally, reference.vocabulary)
 
 
@@ -209,8 +201,8 @@ def count_block(plan: CountPlan, ids: np.ndarray, lengths: np.ndarray) -> _Tally
 
 def reference_blocks(reference: ReferenceCorpus, block_tokens: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The reference as blocks of whole documents, ``(token ids end to end, document lengths)``,
-    closed at the first document boundary at or past ``block_tokens`` tokens, as ``count_reference``
-    closes them; an empty reference is one empty block. Texts that read themselves in blocks
+    closed at the first document boundary at or past ``block_tokens`` tokens; an empty reference is
+    one empty block. Texts that read themselves in blocks
     (``texts.blocks(block_tokens)``, a prepared corpus's memory map) are not split into documents."""
     blocks = getattr(reference.texts, "blocks", None)
     if blocks is not None:
@@ -249,9 +241,6 @@ class _Tally:
         self.occurrences = {w: np.zeros(n_words, dtype=np.int64) for w in sizes}
         self.matrices: dict[int, dict[bytes, np.ndarray]] = {w: {} for w in sizes}
 
-    def add(self, texts: list[np.ndarray], row_of_id: np.ndarray) -> None:
-        self.add_block(*_joined(texts), row_of_id)
-
     def add_block(self, ids: np.ndarray, lengths: np.ndarray, row_of_id: np.ndarray) -> None:
         """Count one block: its documents' token ids end to end and their lengths."""
         num_docs = len(lengths)
@@ -283,12 +272,7 @@ class _Tally:
                 ptr = np.concatenate(([0], np.cumsum(np.bincount(owner, minlength=self.n_words))))
                 block = WindowCounts(w, total, starts, ends, ptr)
                 self.occurrences[w] += block.occurrences
-                for key, set_rows in self.sets.items():
-                    matrix = block._matrix(set_rows)
-                    if key in self.matrices[w]:
-                        self.matrices[w][key] += matrix
-                    else:
-                        self.matrices[w][key] = matrix
+                self._add_matrices(w, {key: block._matrix(set_rows) for key, set_rows in self.sets.items()})
             self.num_windows[w] += total
         self.num_docs += num_docs
         self.blocks += 1
@@ -303,14 +287,16 @@ class _Tally:
                 self.intervals[w].extend((starts + offset, ends + offset, owner) for starts, ends, owner in other.intervals[w])
             else:
                 self.occurrences[w] += other.occurrences[w]
-                for key, matrix in other.matrices[w].items():
-                    if key in self.matrices[w]:
-                        self.matrices[w][key] += matrix
-                    else:
-                        self.matrices[w][key] = matrix
+                self._add_matrices(w, other.matrices[w])
             self.num_windows[w] += other.num_windows[w]
         self.num_docs += other.num_docs
         self.blocks += other.blocks
+
+    def _add_matrices(self, window: int, matrices: dict[bytes, np.ndarray]) -> None:
+        """Add the pair-count matrices of word sets (one per set) to those counted so far."""
+        mine = self.matrices[window]
+        for key, matrix in matrices.items():
+            mine[key] = mine[key] + matrix if key in mine else matrix
 
     def doc_counts(self) -> np.ndarray:
         return self.codocs.toarray()

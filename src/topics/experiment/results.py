@@ -47,6 +47,13 @@ if TYPE_CHECKING:
 COMPLETE, FAILED, MISSING, UNSCORED = "complete", "failed", "missing", "unscored"
 
 
+def inside(path: Path, root: Path) -> Path:
+    """``path``, or a RunError when it (a symlink, say) leads out of the results folder ``root``."""
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise RunError(f"{path}: would be written outside the results folder {root}")
+    return path
+
+
 def read_json(path: Path) -> dict[str, Any] | None:
 
     try:
@@ -90,10 +97,8 @@ def write_outputs(
     table = write_runs_table(root, runs_rows(root, specs, errors))
     axes = [k for k in specs[0].params if k != "seed"] if specs else []
     metric = chosen_metric(config)
-    plots = root / "plots"
     # like runs/ and corpora/: a plots/ symlink out of the results folder is never written through
-    if not plots.resolve().is_relative_to(root.resolve()):
-        raise RunError(f"{plots}: would be written outside the results folder {root}")
+    plots = inside(root / "plots", root)
     write_plots(table, plots, axes, scored_measures(config.evaluate))
     atomic_write(
         root / "summary.md",
@@ -257,9 +262,7 @@ def write_search_outputs(
     assert config.search is not None
     importances = param_importances(study, measures, config.search.seed)
     chosen = chosen_trial(study, measures)
-    plots = root / "plots"
-    if not plots.resolve().is_relative_to(root.resolve()):
-        raise RunError(f"{plots}: would be written outside the results folder {root}")
+    plots = inside(root / "plots", root)
     written = write_search_plots(study, plots, measures, importances, chosen.number if chosen else None)
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL))
     summary = _search_summary(config, measures, study, trials, table, compared, importances, written)

@@ -41,6 +41,7 @@ from topics.experiment.results import (
     Experiment,
     SearchResult,
     flat_params,
+    inside,
     load_experiment,
     read_json,
     read_runs_table,
@@ -144,12 +145,6 @@ def experiment_dir(results: Path, name: str) -> Path:
     return Path(results) / name
 
 
-def _inside(path: Path, root: Path) -> Path:
-    if not path.resolve().is_relative_to(root.resolve()):
-        raise RunError(f"{path}: would be written outside the results folder {root}")
-    return path
-
-
 def _lock(directory: Path):
     from filelock import FileLock, Timeout
 
@@ -242,7 +237,7 @@ def run_experiment(
         origin = config.name if isinstance(experiment, ExperimentConfig) else str(experiment)
         check_search(config, origin)
         if force:
-            raise ConfigError(f"{origin}: --force does not apply to a [search]; to start a new study delete {root / 'search.db'}")
+            raise ConfigError(f"{origin}: `force` does not apply to a [search]; to start a new study delete {root / 'search.db'}")
         return run_search(
             config,
             root,
@@ -334,7 +329,7 @@ def _prepare(corpus, specs, root, jobs, report) -> dict[str, PreparedCorpus]:
     prepared: dict[str, PreparedCorpus] = {}
     settings = {spec.corpus_key: spec.preprocess for spec in specs}
     for number, (key, preprocess_config) in enumerate(settings.items(), start=1):
-        out_dir = _inside(root / "corpora" / key, root)
+        out_dir = inside(root / "corpora" / key, root)
         report(
             ExperimentProgress(
                 "preparing",
@@ -348,7 +343,7 @@ def _prepare(corpus, specs, root, jobs, report) -> dict[str, PreparedCorpus]:
 
 
 def _task(spec: RunSpec, prepared: PreparedCorpus, root: Path) -> TrainTask:
-    run_dir = _inside(root / "runs" / spec.run_id, root)
+    run_dir = inside(root / "runs" / spec.run_id, root)
     corpus_dir = Path(prepared.path)
     return TrainTask(
         run_id=spec.run_id,

@@ -150,12 +150,11 @@ class Shard:
                     n_lines, body_lines, body_removed = map(int, next(handle).split("\t"))
                     lines = [line[:-1] for line in islice(handle, n_lines)]
                     words = next(handle)[:-1]
-                    drop = (
-                        [hash(normal) in repeated for normal in map(normalise_line, lines)] if repeated else [False] * len(lines)
-                    )
-                    removed = [normalise_line(line) for line, dropped in zip(lines, drop, strict=True) if dropped]
+                    normals = [normalise_line(line) for line in lines] if repeated else []
+                    removed = [normal for normal in normals if hash(normal) in repeated]
                     if removed:
-                        tokens = self.pipeline("\n".join(line for line, dropped in zip(lines, drop, strict=True) if not dropped))
+                        kept = (line for line, normal in zip(lines, normals, strict=True) if hash(normal) not in repeated)
+                        tokens = self.pipeline("\n".join(kept))
                     else:
                         tokens = words.split(" ") if words else []
                     counts.add_repeated(removed)

@@ -337,15 +337,9 @@ def write_evaluation(run: Run, evaluation: Evaluation) -> None:
     settings.update({measure: _relative_reference(run.path, value) for measure, value in evaluation.settings.items()})
     metrics["settings"] = settings
 
-    topic_columns: dict[str, list[str]] = {}
-    table = run.path / "topic_metrics.csv"
-    if table.is_file():
-        with table.open(encoding="utf-8", newline="") as handle:
-            for row in csv.DictReader(handle):
-                for key, value in row.items():
-                    if key != "topic":
-                        topic_columns.setdefault(key, []).append(value)
     num_topics = run.model.num_topics
+    # earlier measures as recorded (run.topic_metrics: one value per topic), then this evaluation's
+    topic_columns = {measure: [repr(float(v)) for v in values] for measure, values in run.topic_metrics.items()}
     for measure, values in evaluation.topic_metrics.items():
         topic_columns[measure] = [repr(float(v)) for v in values]
     topic_columns = {k: v for k, v in topic_columns.items() if len(v) == num_topics}

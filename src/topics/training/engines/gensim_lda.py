@@ -56,7 +56,7 @@ def train(
     from gensim.models import LdaModel, LdaMulticore
 
     train_bow = prepared.bow("train")
-    num_train = sum(1 for _ in prepared.doc_ids("train"))
+    num_train = len(train_bow)
     passes, chunksize = schedule(config, num_train)
     parameters = dict(
         num_topics=config.num_topics,
