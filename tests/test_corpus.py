@@ -8,12 +8,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from topics.config import CorpusConfig
 from topics.corpus.articles import parse_article, parse_date
-from topics.corpus.decoding import decode
+from topics.corpus.decoding import decode, decode_file, signature
 from topics.corpus.documents import Document
 from topics.corpus.readers import READERS
 from topics.corpus.stream import Corpus, detect_format, read_corpus
@@ -249,6 +249,16 @@ def test_text_folder_decodes_and_skips(awkward_folder, capsys, caplog):
 )
 def test_decode_fallback_encodings(text, encoding):
     assert decode(text.encode(encoding)) == (text, "")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([0, 1, 9, 10, 13, 27, 31, 32, 65, 97, 126, 127]), max_size=80).map(bytes))
+def test_ascii_files_decode_as_any_utf8_file(data):
+    # ASCII bytes take a shortcut (control characters counted on the bytes); with a UTF-8 BOM
+    # in front the same text takes the general path (counted by the regex on the text)
+    assume(signature(data) is None)
+    assert decode_file(data) == decode_file(b"\xef\xbb\xbf" + data)
+    assert decode_file(b"one\x01\x02\x03 two") == (None, "binary content (30% control or replacement characters)", "")
 
 
 def test_unreadable_file_is_skipped(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from topics.config import PreprocessConfig
 from topics.corpus import read_corpus
 from topics.corpus.documents import CorpusReport, Document
 from topics.errors import ConfigError, CorpusError
-from topics.preprocessing import export_prepared, tallies
+from topics.preprocessing import export_prepared, tallies, tokenize
 from topics.preprocessing.phrases import PhraseJoiner, phrase_layer, phrase_scores
 from topics.preprocessing.prepare import (
     learn_phrase_layer,
@@ -96,6 +97,22 @@ def test_pipeline_keeps_words_and_drops_noise(seed_article):
     seed = pipeline(seed_article.read_text(encoding="utf-8"))
     assert {"putin", "china", "russia", "vladimir", "natural", "gas"} <= set(seed)
     assert not {"the", "and", "with", "2014", "2009"} & set(seed)
+
+
+def test_pipeline_caches_keep_frequent_parts_when_full(monkeypatch):
+    # Lee's lines through a pipeline whose caches hold 50 entries a generation: the tokens are
+    # those of unbounded caches, and a part in every line ("the") is tokenised once, not once
+    # each time a cache fills.
+    texts = LEE.read_text(encoding="utf-8").splitlines()[:40]
+    expected = [Pipeline(PreprocessConfig())(text) for text in texts]
+    monkeypatch.setattr(tokenize, "CACHE_LIMIT", 50)
+    pipeline = Pipeline(PreprocessConfig())
+    tokenised: Counter[str] = Counter()
+    tokens_of = pipeline._tokens_of
+    monkeypatch.setattr(pipeline, "_tokens_of", lambda part: tokenised.update([part]) or tokens_of(part))
+    assert [pipeline(text) for text in texts] == expected
+    assert sum(" the " in text for text in texts) > 30 and tokenised["the"] == 1
+    assert len(pipeline._words) + len(pipeline._old_words) < 2 * max(map(len, map(str.split, texts))) + 2 * 50
 
 
 def test_capitalised_names_are_not_mangled_by_lemmas():

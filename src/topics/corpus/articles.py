@@ -18,10 +18,15 @@ _URL_MARK = re.compile(r"\s*original url:\s*(?P<rest>.*)", re.IGNORECASE)
 _URL = re.compile(r"<\s*(?P<bracketed>[^<>\s]+)\s*>|(?P<bare>[a-z][a-z0-9+.-]*://\S+)", re.IGNORECASE)
 
 
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
 def _paragraphs(lines: Iterable[str]) -> str:
     """Lines to text: each line stripped, runs of blank lines collapsed to one blank line."""
-    text = "\n".join(line.strip() for line in lines)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    text = "\n".join(map(str.strip, lines))
+    if "\n\n\n" in text:  # (a substring test is much faster than the regex's scan)
+        text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip()
 
 
 def parse_article(text: str, doc_id: str, source: str) -> tuple[Document, list[str]]:
@@ -59,16 +64,15 @@ def parse_article(text: str, doc_id: str, source: str) -> tuple[Document, list[s
             date = None
 
     # The last "Original url:" line ends the body, so a body quoting those words is kept whole.
-    mark = next(
-        (i for i in range(len(lines) - 1, position - 1, -1) if _URL_MARK.fullmatch(lines[i])),
-        None,
-    )
-    body, tail = (lines[position:], []) if mark is None else (lines[position:mark], lines[mark + 1 :])
+    mark_match = None
+    for mark in range(len(lines) - 1, position - 1, -1):
+        if ":" in lines[mark] and (mark_match := _URL_MARK.fullmatch(lines[mark])):  # (no ":", no match)
+            break
     url = ""
-    if mark is not None:
-        mark_match = _URL_MARK.fullmatch(lines[mark])
-        assert mark_match is not None  # mark was found by this very fullmatch
-        tail = [mark_match["rest"], *tail]
+    if mark_match is None:
+        body, tail = lines[position:], []
+    else:
+        body, tail = lines[position:mark], [mark_match["rest"], *lines[mark + 1 :]]
         first = next((i for i, line in enumerate(tail) if line.strip()), None)
         match = _URL.fullmatch(tail[first].strip()) if first is not None else None
         if match:
@@ -78,11 +82,14 @@ def parse_article(text: str, doc_id: str, source: str) -> tuple[Document, list[s
     if not url:
         warnings.append("missing url")
     extra = _paragraphs(tail)
+    body_text = _paragraphs(body)
     if extra:
         warnings.append("text after url")
+        # (what _paragraphs([*body, "", extra]) gives, without stripping the body's lines twice)
+        body_text = f"{body_text}\n\n{extra}" if body_text else extra
     document = Document(
         id=doc_id,
-        text=_paragraphs([*body, "", extra]),
+        text=body_text,
         title=title,
         date=date,
         url=url,

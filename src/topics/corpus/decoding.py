@@ -28,6 +28,7 @@ NOT_DECODABLE = "not UTF-8, cp1251 or cp1252"
 #: text whose share of control and replacement characters is above this is taken for binary
 BINARY_SHARE = 0.05
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd]")
+_ASCII_CONTROLS = bytes([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F])  # _CONTROL's ASCII characters
 #: file signatures of common binary formats, so a PDF named ``.txt`` is never read as text
 SIGNATURES = {
     b"%PDF-": "PDF",
@@ -43,7 +44,7 @@ _LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 def normalize_newlines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def shown(path: Path | str) -> str:
@@ -58,14 +59,22 @@ def too_long(size: int, limit: int, unit: str = "characters") -> str:
 def binary_reason(text: str) -> str:
     """``""``, or why ``text`` looks binary: a share of control and replacement characters above ``BINARY_SHARE``
     (at least 3 of them, so one stray control character in a short line is not enough)."""
-    count = len(_CONTROL.findall(text))
-    if count < 3 or count <= BINARY_SHARE * len(text):
+    return _binary_reason_of_count(len(_CONTROL.findall(text)), len(text))
+
+
+def _binary_reason_of_count(count: int, length: int) -> str:
+    if count < 3 or count <= BINARY_SHARE * length:
         return ""
-    return f"binary content ({count / len(text):.0%} control or replacement characters)"
+    return f"binary content ({count / length:.0%} control or replacement characters)"
+
+
+_SIGNATURE_MARKS = tuple(SIGNATURES)
 
 
 def signature(data: bytes) -> str | None:
     """The binary format ``data`` starts like, or None."""
+    if not data.startswith(_SIGNATURE_MARKS):  # one call for the usual answer
+        return None
     return next((name for mark, name in SIGNATURES.items() if data.startswith(mark)), None)
 
 
@@ -94,14 +103,19 @@ def decode_file(data: bytes) -> tuple[str | None, str, str]:
     kind = signature(data)
     if kind is not None:
         return None, f"binary file ({kind})", ""
-    try:
-        text, encoding = data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        guessed = guess_encoding(data)
-        if guessed is None:
-            return None, NOT_DECODABLE, ""
-        text, encoding = data.decode(guessed), guessed
-    reason = binary_reason(text)
+    if data.isascii():
+        # ASCII is UTF-8 with one character a byte: count the control characters on the bytes
+        text, encoding = data.decode("ascii"), "utf-8"
+        reason = _binary_reason_of_count(len(data) - len(data.translate(None, _ASCII_CONTROLS)), len(text))
+    else:
+        try:
+            text, encoding = data.decode("utf-8-sig"), "utf-8"
+        except UnicodeDecodeError:
+            guessed = guess_encoding(data)
+            if guessed is None:
+                return None, NOT_DECODABLE, ""
+            text, encoding = data.decode(guessed), guessed
+        reason = binary_reason(text)
     if reason:
         return None, reason, ""
     return normalize_newlines(text), "", encoding
@@ -204,12 +218,16 @@ def walk(root: Path) -> Iterator[tuple[Path, str]]:
     """
     real_root = _real(str(root))
     visited = {real_root: root}
-    stack: list[Iterator[os.DirEntry]] = []
+    # per folder being listed: its entries, its path, and whether its entries can be looked up
+    stack: list[tuple[Iterator[os.DirEntry], Path, bool]] = []
 
     def listing(folder: Path) -> str:
         try:
             with os.scandir(folder) as entries:
-                stack.append(iter(sorted(entries, key=lambda entry: entry.name)))
+                # A folder without search permission lists its names but cannot stat them: only in
+                # one that can be searched is the listing's file type taken for a stat (one system
+                # call less a file, a fifth of the time reading a short file takes).
+                stack.append((iter(sorted(entries, key=lambda entry: entry.name)), folder, os.access(folder, os.X_OK)))
         except OSError as error:
             return f"cannot list folder ({error.strerror or error})"
         return ""
@@ -219,14 +237,18 @@ def walk(root: Path) -> Iterator[tuple[Path, str]]:
         yield root, reason
         return
     while stack:
-        entry = next(stack[-1], None)
+        entries, folder, searchable = stack[-1]
+        entry = next(entries, None)
         if entry is None:
             stack.pop()
             continue
-        path, is_link = Path(entry.path), False
+        path, is_link = folder / entry.name, False
         try:
             is_link = entry.is_symlink()
-            mode = os.stat(entry.path).st_mode
+            if searchable and not is_link and entry.is_file(follow_symlinks=False):
+                mode = stat.S_IFREG
+            else:
+                mode = os.stat(entry.path).st_mode
         except OSError as error:
             if error.errno == errno.ELOOP:
                 yield path, "symbolic link loop"
@@ -259,6 +281,27 @@ def walk(root: Path) -> Iterator[tuple[Path, str]]:
             yield path, f"not a regular file ({what})"
 
 
+def read_bytes(path: Path, limit: int) -> bytes | int:
+    """The bytes of a file, or its size when that is over ``limit`` (it is then not read).
+
+    Plain ``os`` calls rather than a file object: for the short files of a news archive, the
+    object's setup costs as much as the reading (12 instead of 19 µs a 1 KB file)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        if size > limit:
+            return size
+        data = os.read(fd, size + 1)
+        if not data or not (chunk := os.read(fd, 1 << 20)):  # the end of the file
+            return data
+        chunks = [data, chunk]  # it grew since fstat: read on to its end
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def iter_files(folder: Path, suffix: str | None = None) -> Iterator[Path]:
     """The regular files ``walk`` reads under ``folder`` (ending in ``suffix``, any case, when given)."""
     for path, reason in walk(folder):
@@ -285,15 +328,12 @@ def read_files(
             yield path, None, f"not a {suffix} article file ({path.suffix or 'no extension'})"
             continue
         try:
-            with path.open("rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                # 4 bytes at most per character: a larger file is too long whatever its encoding
-                if size > 4 * max_chars + 4:
-                    yield path, None, too_long(size, max_chars, "bytes")
-                    continue
-                data = handle.read()
+            data = read_bytes(path, 4 * max_chars + 4)  # 4 bytes at most a character
         except OSError as error:
             yield path, None, f"cannot read ({error.strerror or error})"
+            continue
+        if isinstance(data, int):
+            yield path, None, too_long(data, max_chars, "bytes")
             continue
         text, reason, encoding = decode_file(data)
         if text is not None and not text.strip():

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -165,15 +166,21 @@ class Corpus:
         for name, file in self.input_files():
             encoded = name.encode("utf-8", errors="surrogateescape")  # a file name need not be UTF-8
             try:
-                handle = file.open("rb")
+                fd = os.open(file, os.O_RDONLY)  # (no file object: most files are short, see read_bytes)
             except OSError:  # skipped by the readers, with the reason
-                digest.update(b"%d:unreadable:" % len(encoded) + encoded)
-                continue
-            with handle:
+                fd = -1
+            try:
+                status = os.fstat(fd) if fd >= 0 else None
+                if status is None or stat.S_ISDIR(status.st_mode):  # (a folder opens, but cannot be read)
+                    digest.update(b"%d:unreadable:" % len(encoded) + encoded)
+                    continue
                 # Lengths first, so that no two different inputs hash the same byte stream.
-                digest.update(b"%d:%d:" % (len(encoded), os.fstat(handle.fileno()).st_size) + encoded)
-                while chunk := handle.read(1 << 20):
+                digest.update(b"%d:%d:" % (len(encoded), status.st_size) + encoded)
+                while chunk := os.read(fd, 1 << 20):
                     digest.update(chunk)
+            finally:
+                if fd >= 0:
+                    os.close(fd)
         return digest.hexdigest()
 
 

@@ -90,9 +90,12 @@ def drop_number(token: str) -> str | None:
     return None if NUMBER_RE.fullmatch(token) else token
 
 
+_ALNUM_RE = re.compile(r"[^\W_]")  # a character that str.isalnum() accepts (re's \w is those and "_")
+
+
 def drop_punctuation(token: str) -> str | None:
     """Drop tokens with no letter or digit (``--``, ``...``, ``_``)."""
-    return token if any(char.isalnum() for char in token) else None
+    return token if _ALNUM_RE.search(token) else None
 
 
 def length_between(shortest: int, longest: int) -> Step:
@@ -118,7 +121,7 @@ def lemmatizer(language: tuple[str, ...], lower: bool) -> Step:
         lemma = simplemma.lemmatize(token, lang=language)
         if lower:
             lemma = lemma.lower()
-        if not lemma or any(char.isspace() for char in lemma):
+        if lemma.split() != [lemma]:  # empty, or with whitespace
             return token
         return lemma
 
@@ -234,7 +237,7 @@ def languages(config: PreprocessConfig) -> tuple[str, ...]:
 # --- the pipeline ----------------------------------------------------------------------------
 
 
-CACHE_LIMIT = 200_000  # distinct raw tokens (and parts) remembered per process; bounds memory
+CACHE_LIMIT = 200_000  # distinct raw tokens (and parts) a cache generation holds; bounds memory
 
 
 class Pipeline:
@@ -244,6 +247,13 @@ class Pipeline:
     neighbours, so the composed steps are run once per distinct raw token and remembered
     (a per-process cache); this is what makes the pipeline as fast as a hand-written loop.
     Picklable (each worker process gets its own cache).
+
+    Each cache is kept in two generations of at most ``CACHE_LIMIT`` entries: when the current
+    one is full it becomes the old one (the previous old one is dropped), and an entry found in
+    the old one is carried over to the current one. Frequent parts and tokens so stay known
+    while the rare ones (most of the distinct ones) are forgotten; emptying a full cache would
+    tokenise the frequent ones again each time (on 50,000 news articles, 447,000 parts instead
+    of 259,000, and more as a corpus grows).
     """
 
     def __init__(self, config: PreprocessConfig, stopwords: frozenset[str] | None = None):
@@ -251,15 +261,17 @@ class Pipeline:
         self.stopwords = load_stopwords(config.stopwords, config.lowercase) if stopwords is None else stopwords
         self.steps = build_steps(config, self.stopwords)
         self._cache: dict[str, str] = {}  # raw token -> output token, "" if dropped
+        self._old_cache: dict[str, str] = {}
         self._words: dict[str, tuple[str, ...]] = {}  # whitespace-separated part -> output tokens
+        self._old_words: dict[str, tuple[str, ...]] = {}
 
     def __reduce__(self):
         return (Pipeline, (self.config, self.stopwords))
 
     def forget(self) -> None:
         """Empty the caches (they fill again as needed)."""
-        self._cache.clear()
-        self._words.clear()
+        for generation in (self._cache, self._old_cache, self._words, self._old_words):
+            generation.clear()
 
     def token(self, raw: str) -> str | None:
         """The output for one raw token from ``TOKEN_RE``, or None if a step drops it."""
@@ -277,24 +289,32 @@ class Pipeline:
             text = unicodedata.normalize(form, text)
         words = self._words
         if len(words) > CACHE_LIMIT:
-            words.clear()
+            self._old_words, self._words = words, {}
+            words = self._words
         # No token of TOKEN_RE spans whitespace and its one lookahead only rejects a following
         # letter or digit, so a text's tokens are those of its whitespace-separated parts, one
         # after another; parts repeat, and each distinct part is tokenised once per process.
         parts = text.split()
-        for part in set(parts).difference(words):
-            words[part] = self._tokens_of(part)
+        if missing := set(parts).difference(words):
+            known = self._old_words.get
+            for part in missing:
+                tokens = known(part)
+                words[part] = self._tokens_of(part) if tokens is None else tokens
         return list(chain.from_iterable(map(words.__getitem__, parts)))
 
     def _tokens_of(self, part: str) -> tuple[str, ...]:
         cache = self._cache
         if len(cache) > CACHE_LIMIT:
-            cache.clear()
+            self._old_cache, self._cache = cache, {}
+            cache = self._cache
         out = []
         for raw in TOKEN_RE.findall(part):
             token = cache.get(raw)
             if token is None:
-                token = cache[raw] = self.token(raw) or ""  # "" marks a dropped token
+                token = self._old_cache.get(raw)
+                if token is None:
+                    token = self.token(raw) or ""  # "" marks a dropped token
+                cache[raw] = token
             if token:
                 out.append(token)
         return tuple(out)
