@@ -2,7 +2,7 @@
 each CLI step on it (issue 16).
 
     .venv/bin/python benchmarks/scale.py --n 100000 [--out /tmp/scale] [--seed 0]
-        [--steps preprocess,train,evaluate,run,gensim] [--train-args "--passes 1"]
+        [--steps preprocess,train,evaluate,run,gensim[,dask]] [--train-args "--passes 1"]
         [--gensim-sample 0.05] [--topics-bin .venv/bin/topics] [--json scale.json]
 
 The archive is built from the raw BBC stories and 20 Newsgroups posts in ../shared/data (or
@@ -16,7 +16,10 @@ the archive again, inside its results folder). Wall time, CPU time and peak RSS 
 the main process and, separately, its child processes (polled from /proc; CPU totals from
 ``os.wait4``), beside the ``peak_memory_mb`` the package itself records. The ``gensim`` step
 times gensim's ``CoherenceModel`` (c_npmi) against ``topics evaluate --reference`` on a sample of
-the prepared documents, both on the same top words. Prints one markdown table.
+the prepared documents, both on the same top words. The ``dask`` step (not run by default)
+prepares the archive again with ``--executor dask`` on a LocalCluster of 1 and of 2 single-threaded
+workers, cluster start-up included, and checks the files against the local path's. Prints one
+markdown table.
 
 Reads the prepared corpus with numpy only (tokens.npy, offsets.npy, vocabulary.txt), never by
 importing the package, so it keeps working while the package's modules move.
@@ -51,7 +54,11 @@ MARKER = ".scale-archive.json"  # hidden: the article reader leaves it out
 BUILDER_VERSION = 2
 FIRST_DAY, LAST_DAY = dt.date(2015, 1, 1).toordinal(), dt.date(2022, 12, 31).toordinal()
 COHERENCE = ["c_npmi", "c_v", "c_uci", "u_mass"]
-STEPS = ["preprocess", "train", "evaluate", "run", "gensim"]
+STEPS = ["preprocess", "train", "evaluate", "run", "gensim", "dask"]
+DEFAULT_STEPS = STEPS[:-1]  # dask: preprocess again on LocalClusters of 1 and 2 workers (small N only)
+DASK_WORKERS = (1, 2)
+PREPARED_DATA = ["tokens.npy", "offsets.npy", "vocabulary.txt", "term_frequency.npy", "document_frequency.npy", "is_test.npy"]
+PREPARED_DATA += ["documents.csv", "phrases.json"]
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -365,6 +372,20 @@ def run_steps(args, archive: Path, work: Path, archive_facts: dict) -> list[dict
         row["package_peak_mb"] = max((p for p in peaks if p), default=None)
     if "gensim" in args.steps:
         rows += compare_with_gensim(args, work, prep, run)
+    if "dask" in args.steps:
+        for workers in DASK_WORKERS:
+            # the time includes starting the LocalCluster (about 2 s); the files must be the local path's
+            dask_prep = work / f"prepared-dask-{workers}"
+            shutil.rmtree(dask_prep, ignore_errors=True)
+            command = [*topics, "preprocess", str(archive), "--out", str(dask_prep), "--executor", "dask"]
+            row = step(
+                f"preprocess --executor dask, {workers} worker(s)",
+                [*command, "--processes", str(workers)],
+                archive_facts["raw_words"],
+            )
+            row["package_peak_mb"] = json.loads((dask_prep / "report.json").read_text()).get("peak_memory_mb")
+            if (prep / "prepared.json").is_file():
+                row["identical"] = all((dask_prep / f).read_bytes() == (prep / f).read_bytes() for f in PREPARED_DATA)
     return rows
 
 
@@ -430,7 +451,7 @@ def table(rows: list[dict]) -> str:
     ]
     for r in rows:
         per_m = f"{r['wall_s'] / (r['tokens'] / 1e6):.1f}" if r["tokens"] else ""
-        rate = f"{r['tokens'] / 1e6 / r['wall_s']:.2f}" if r["step"] == "preprocess" else ""
+        rate = f"{r['tokens'] / 1e6 / r['wall_s']:.2f}" if r["step"].startswith("preprocess") else ""
         peak = r.get("package_peak_mb")
         peak = "" if peak is None else json.dumps(peak).replace('"', "")
         lines.append(
@@ -449,7 +470,7 @@ def main() -> None:
         "--data", type=Path, default=DATA, help="folder with bbc-articles.tar.gz and 20news-bydate.tar.gz ($TOPICS_DATA)"
     )
     parser.add_argument("--topics-bin", type=Path, default=REPO / ".venv/bin/topics", help="the topics CLI to time")
-    parser.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated, of {','.join(STEPS)}")
+    parser.add_argument("--steps", default=",".join(DEFAULT_STEPS), help=f"comma-separated, of {','.join(STEPS)}")
     parser.add_argument("--train-args", default="", help='extra flags for train and the run\'s [model], e.g. "--passes 1"')
     parser.add_argument("--gensim-sample", type=float, default=0.05, help="share of the documents for the gensim comparison")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
@@ -479,6 +500,8 @@ def main() -> None:
     for r in rows:
         if "prepared_tokens" in r:
             print(f"\nprepared: {r['prepared_tokens']:,} tokens, {r['vocabulary']:,} words")
+        if "identical" in r:
+            print(f"\n{r['step']}: data files {'identical to' if r['identical'] else 'DIFFERENT from'} the local path's")
         if "ratio_whole_cli" in r:
             print(
                 f"\ngensim CoherenceModel c_npmi on the {r['share']:.0%} sample: {r['coherence_s']:.2f} s (the call alone), "

@@ -14,7 +14,7 @@ from topics.cli import app
 from topics.config import EvaluateConfig, PreprocessConfig, TrainConfig
 from topics.corpus.stream import read_corpus
 from topics.errors import ConfigError, RunError
-from topics.evaluation import cluster, scoring
+from topics.evaluation import scoring
 from topics.evaluation.cluster import count_reference_dask
 from topics.evaluation.coherence import MEASURES, score
 from topics.evaluation.counting import ReferenceCorpus, count_reference
@@ -117,7 +117,7 @@ def test_cli_with_dask_writes_the_same_metrics(lee_run, dask_cluster, tmp_path, 
 
 
 def test_an_unreachable_scheduler_is_one_clear_error_and_writes_nothing(lee_run, monkeypatch):
-    monkeypatch.setattr(cluster, "CONNECT_SECONDS", 1.0)
+    monkeypatch.setattr("topics._cluster.CONNECT_SECONDS", 1.0)
     run_dir = lee_run.path.parent / "run-unreachable"
     shutil.copytree(lee_run.path, run_dir)
     before = sorted(p.name for p in run_dir.iterdir())

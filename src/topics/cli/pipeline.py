@@ -58,6 +58,10 @@ def preprocess(
     ] = None,
     language: Annotated[str | None, typer.Option(help="simplemma language code(s), e.g. en or en,ru")] = None,
     phrases: Annotated[str | None, typer.Option(help="collocations: none, bigrams, trigrams")] = None,
+    phrase_list: Annotated[
+        str | None, typer.Option(help="file of the phrases to join instead of learning them (phrases.json or one a line)")
+    ] = None,
+    phrase_blocklist: Annotated[str | None, typer.Option(help="file of phrases never joined, one a line")] = None,
     min_token_length: Annotated[int | None, typer.Option(help="shortest token kept")] = None,
     heldout: Annotated[float | None, typer.Option(help="share of documents held out for perplexity")] = None,
     split_seed: Annotated[int | None, typer.Option(help="seed of the held-out split")] = None,
@@ -66,11 +70,22 @@ def preprocess(
     title_field: Annotated[str | None, typer.Option(help="JSONL/CSV title field")] = None,
     date_field: Annotated[str | None, typer.Option(help="JSONL/CSV date field")] = None,
     label_field: Annotated[str | None, typer.Option(help="JSONL/CSV label field")] = None,
-    processes: Annotated[int | None, typer.Option(min=1, help="tokenising processes; default: all cores")] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(min=1, help="tokenising processes (with --executor dask: Dask workers); default: all cores"),
+    ] = None,
     force: Annotated[
         bool,
         typer.Option(help="replace an existing prepared corpus of other inputs or settings"),
     ] = False,
+    executor: Annotated[
+        str,
+        typer.Option(help="where the corpus is tokenised: local (worker processes here) or dask (a shard on each Dask worker)"),
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="address of a running Dask scheduler; with --executor dask and none, a LocalCluster starts"),
+    ] = None,
 ) -> None:
     """Read a corpus, clean and tokenise it, and save a prepared corpus folder."""
     from topics.config import load_config
@@ -101,6 +116,8 @@ def preprocess(
             lemmatize=lemmatize,
             language=language,
             phrases=phrases,
+            phrase_list=phrase_list,
+            phrase_blocklist=phrase_blocklist,
             min_token_length=min_token_length,
             heldout=heldout,
             split_seed=split_seed,
@@ -116,6 +133,8 @@ def preprocess(
             processes=processes,
             progress=update,
             force=force,
+            executor=executor,
+            scheduler=scheduler,
         )
     if prepared.reused:
         console.print(
@@ -244,8 +263,10 @@ def evaluate(
     """Score a run's topics and write metrics.json and topic_metrics.csv into the run folder.
 
     With --by-period, also c_npmi and diversity per period (period_metrics.csv; see docs/trends.md)."""
+    import contextlib
+
     from topics.config import load_config
-    from topics.evaluation.scoring import check_executor, check_measures
+    from topics.evaluation.scoring import COHERENCE_MEASURES, check_executor, check_measures
     from topics.evaluation.scoring import evaluate as run_evaluate
     from topics.preprocessing.prepared import PreparedCorpus
     from topics.runs.run import load_run, write_evaluation
@@ -263,8 +284,17 @@ def evaluate(
 
         document_periods(run, by_period, needed_for="there is no coherence over time")  # bad input fails before scoring
     reference_corpus = PreparedCorpus.load(reference) if reference else None
-    with console.status("scoring topics"):
-        evaluation = run_evaluate(run, evaluate_config, reference_corpus, executor=executor, scheduler=scheduler)
+    # the documents of the reference as coherence counts them (counted here, not on Dask)
+    counted = executor == "local" and any(m in COHERENCE_MEASURES for m in evaluate_config.measures)
+    with contextlib.ExitStack() as stack:
+        update = None
+        if counted:
+            documents = (reference_corpus or run.prepared).num_docs
+            display = progress_display("counting the reference corpus", "documents", total=documents, console=error_console)
+            update = stack.enter_context(display)
+        else:
+            stack.enter_context(console.status("scoring topics"))
+        evaluation = run_evaluate(run, evaluate_config, reference_corpus, executor=executor, scheduler=scheduler, progress=update)
     write_evaluation(run, evaluation)
     console.print(topics_table(run.model, topic_metrics=evaluation.topic_metrics, title=str(run_dir)))
     for name, value in evaluation.metrics.items():

@@ -13,7 +13,7 @@ from pydantic import (
 )
 
 from topics.config.messages import format_validation_error
-from topics.config.sections import CorpusConfig, EvaluateConfig, PreprocessConfig, S, Strict, TrainConfig
+from topics.config.sections import CorpusConfig, EvaluateConfig, PreprocessConfig, S, Strict, TrainConfig, files_relative_to
 from topics.errors import ConfigError, lookup
 
 
@@ -91,7 +91,7 @@ def load_config(path: str | Path | None, section: str, overrides: dict[str, Any]
     origin = str(path) if path is not None else "command line"
     data: dict[str, Any] = {}
     if path is not None:
-        file_data = load_toml(Path(path))
+        file_data = files_relative_to(load_toml(Path(path)), Path(path).parent)
         unknown = sorted(set(file_data) - set(SECTIONS) - EXPERIMENT_KEYS)
         if unknown:
             raise ConfigError(f"{origin}: unknown section(s) {', '.join(unknown)}; use {', '.join(f'[{s}]' for s in SECTIONS)}")

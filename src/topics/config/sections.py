@@ -7,6 +7,7 @@ saved beside every output: it is the one input needed to rerun.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pydantic import (
@@ -101,6 +102,17 @@ class PreprocessConfig(Strict):
     phrases: Literal["none", "bigrams", "trigrams"] = Field("none", description="collocations with gensim Phrases")
     phrase_min_count: int = Field(5, ge=1, description="Phrases min_count")
     phrase_threshold: float = Field(10.0, gt=0, description="Phrases threshold")
+    phrase_list: str | None = Field(
+        None,
+        min_length=1,
+        description="file of the phrases to join instead of learning them: a phrases.json of a prepared corpus, or "
+        "one phrase a line (relative to the TOML file that sets it; docs/preprocessing.md)",
+    )
+    phrase_blocklist: str | None = Field(
+        None,
+        min_length=1,
+        description="file of phrases never joined, one a line: removed from the learnt phrases (relative as phrase_list)",
+    )
     no_below: int | None = Field(
         None,
         ge=1,
@@ -126,6 +138,45 @@ class PreprocessConfig(Strict):
         if value is not None and not 0 < value <= 1:
             raise ValueError("must be in (0, 1]")
         return value
+
+    @field_validator("phrase_list")
+    @classmethod
+    def _list_or_learnt(cls, value: str | None, info: ValidationInfo) -> str | None:
+        phrases = info.data.get("phrases", "none")
+        if value is not None and phrases != "none":
+            raise ValueError(f"gives the phrases to join, so none are learnt: set phrases = 'none' (not {phrases!r}) or drop it")
+        return value
+
+    @model_serializer(mode="wrap")
+    def _phrase_files_when_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Left out of the dump when unset, so the fingerprints of configs without them (prepared
+        # corpora, runs an experiment skips) are what they were before these settings existed.
+        data = handler(self)
+        for key in PHRASE_FILE_KEYS:
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
+
+
+#: the [preprocess] settings that name files: a relative path is relative to the TOML file that sets it
+PHRASE_FILE_KEYS = ("phrase_list", "phrase_blocklist")
+
+
+def files_relative_to(file_data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """A TOML file's tables with the relative paths of its ``[preprocess]`` file settings joined to
+    ``base`` (the file's folder), also inside a grid axis, so that a file means the same wherever
+    the command is run from."""
+    section = file_data.get("preprocess")
+    if not isinstance(section, dict):
+        return file_data
+
+    def joined(value: Any) -> Any:
+        if isinstance(value, str) and value:
+            return str(base / Path(value).expanduser())
+        return [joined(item) for item in value] if isinstance(value, list) else value
+
+    resolved = {key: joined(value) if key in PHRASE_FILE_KEYS else value for key, value in section.items()}
+    return {**file_data, "preprocess": resolved}
 
 
 Engine = Literal["gensim", "sklearn", "tomotopy", "dtm"]

@@ -14,14 +14,13 @@ memory holds a few blocks and the merged counts, never the reference.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
-from topics.errors import ConfigError, RunError
+from topics._cluster import dask_client as dask_client  # where scoring opens its client
+from topics.errors import RunError
 from topics.evaluation.counting import (
     DEFAULT_BLOCK_TOKENS,
     ReferenceCorpus,
@@ -33,41 +32,8 @@ from topics.evaluation.counting import (
 
 log = logging.getLogger(__name__)
 
-#: how long to wait for a scheduler to answer before saying it cannot be reached (seconds)
-CONNECT_SECONDS = 10.0
 #: blocks sent to each worker ahead of the merge: enough to keep it busy, few enough to bound memory
 IN_FLIGHT_PER_WORKER = 2
-
-
-@contextlib.contextmanager
-def dask_client(scheduler: str | None, workers: int | None = None) -> Iterator[Any]:
-    """A client of the Dask scheduler at ``scheduler``, or of a new LocalCluster of ``workers``
-    single-threaded worker processes (default: one per core). A scheduler that does not answer
-    within ``CONNECT_SECONDS`` is a ``ConfigError`` naming its address."""
-    from dask.distributed import Client, LocalCluster
-
-    if scheduler:
-        try:
-            client = Client(scheduler, timeout=f"{CONNECT_SECONDS}s")
-        except (OSError, TimeoutError, ValueError) as error:
-            raise ConfigError(
-                f"`scheduler` {scheduler}: no Dask scheduler answered there within {CONNECT_SECONDS:g} s "
-                f"({type(error).__name__}: {error}); start one (`dask scheduler`) or leave out `scheduler` "
-                "to start a LocalCluster"
-            ) from None
-        with client:
-            yield client
-        return
-    with (
-        LocalCluster(
-            n_workers=workers or os.cpu_count() or 1,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
 
 
 def count_reference_dask(

@@ -11,7 +11,7 @@ as ``X.T @ X``; sliding-window counts are intervals of a global window index
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,6 +94,7 @@ def count_reference(
     *,
     word_sets: Iterable[Iterable[str]] | None = None,
     block_tokens: int = DEFAULT_BLOCK_TOKENS,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> ReferenceCounts:
     """Count ``words`` in ``reference`` in one pass: documents always, sliding windows of each size in ``windows``.
 
@@ -108,13 +109,24 @@ def count_reference(
     Words absent from the reference vocabulary are not counted (as gensim drops them from topics).
     Raises ``ConfigError`` for an unknown counting, a window size < 1, a block size < 1, or when no
     word is in the vocabulary.
+
+    ``progress(documents counted, documents in the reference or None)`` is called after each block
+    (once a block, not a document, so that it costs nothing next to the counting).
     """
     plan = plan_counts(reference, words, windows, counting, word_sets=word_sets, block_tokens=block_tokens)
     row_of_id = plan.row_of_id()
     tally = plan.tally()
+    total = document_total(reference)
     for ids, lengths in reference_blocks(reference, block_tokens):
         tally.add_block(ids, lengths, row_of_id)
+        if progress is not None:
+            progress(tally.num_docs, total)
     return plan.counts(tally, reference.vocabulary)
+
+
+def document_total(reference: ReferenceCorpus) -> int | None:
+    """The number of documents of ``reference`` when its texts know it (a list, a prepared corpus), else None."""
+    return len(reference.texts) if isinstance(reference.texts, Sized) else None
 
 
 @dataclass(frozen=True)

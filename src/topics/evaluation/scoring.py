@@ -95,6 +95,10 @@ class _TokenIdTexts:
     def __iter__(self) -> Iterator[np.ndarray]:
         return self._documents()
 
+    def __len__(self) -> int:
+        """The documents, known from the manifest: the total of counting's progress."""
+        return self.prepared.num_docs
+
     def _documents(self) -> Iterator[np.ndarray]:
         for block, lengths in self.blocks(self.block_tokens):
             bounds = np.concatenate(([0], np.cumsum(lengths))).tolist()
@@ -152,6 +156,7 @@ def evaluate_many(
     executor: str = "local",
     scheduler: str | None = None,
     block_tokens: int | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> list[Evaluation]:
     """Score ``runs``; coherence is counted once per reference corpus for all of them.
 
@@ -159,6 +164,8 @@ def evaluate_many(
     its blocks on the workers of the Dask scheduler at ``scheduler`` (default: a LocalCluster of one
     single-threaded worker per core), with identical values. ``block_tokens`` (default
     ``DEFAULT_BLOCK_TOKENS``) is the size of a block of the reference, and so of one Dask task.
+    ``progress(documents counted, documents)`` hears the counting of each reference corpus in turn,
+    once a block (local counting only).
     """
     check_measures(config.measures)
     check_executor(executor, scheduler)
@@ -171,7 +178,7 @@ def evaluate_many(
             if config.topn > vocabulary_size:
                 raise ConfigError(f"[evaluate] topn must be at most the vocabulary size ({vocabulary_size}), got {config.topn}")
     with contextlib.ExitStack() as stack:
-        count: Callable[..., ReferenceCounts] = count_reference
+        count: Callable[..., ReferenceCounts] = functools.partial(count_reference, progress=progress)
         if coherence_measures and executor == "dask":
             # connected before anything is counted: an unreachable scheduler fails first
             client = stack.enter_context(dask_client(scheduler))
@@ -263,6 +270,7 @@ def evaluate(
     *,
     executor: str = "local",
     scheduler: str | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> Evaluation:
     """Score one trained model (a run folder, or anything ``Scorable``).
 
@@ -279,6 +287,9 @@ def evaluate(
         blocks on Dask workers and merges the counts (identical values).
     scheduler : str, optional
         With ``executor="dask"``, the address of a running Dask scheduler; default a LocalCluster.
+    progress : callable, optional
+        ``progress(documents counted, documents)`` once per block of the reference while coherence
+        is counted (the local executor), e.g. for a progress bar; the scores do not depend on it.
 
     Returns
     -------
@@ -291,4 +302,6 @@ def evaluate(
     >>> evaluation = topics.evaluate(run, topics.EvaluateConfig(measures=["c_npmi", "c_v"]))  # doctest: +SKIP
     >>> evaluation.metrics["c_npmi"]  # doctest: +SKIP
     """
-    return evaluate_many([run], config or EvaluateConfig(), reference, executor=executor, scheduler=scheduler)[0]
+    return evaluate_many([run], config or EvaluateConfig(), reference, executor=executor, scheduler=scheduler, progress=progress)[
+        0
+    ]

@@ -26,8 +26,10 @@ from topics.config import (
     load_toml,
     validate,
 )
+from topics.config.sections import files_relative_to
 from topics.corpus.stream import Corpus
 from topics.errors import ConfigError
+from topics.preprocessing.inputs import preprocess_identity, stopword_file_digests
 
 #: short names of axes in run ids (others use their option name)
 ID_NAMES = {"num_topics": "k"}
@@ -53,7 +55,7 @@ class RunSpec:
 def load_experiment_config(path: str | Path) -> ExperimentConfig:
     """Read and validate an experiment file, grid included; a ConfigError names the file and each bad key."""
     path = Path(path)
-    config = validate(ExperimentConfig, load_toml(path), str(path))
+    config = validate(ExperimentConfig, files_relative_to(load_toml(path), path.parent), str(path))
     grid_axes(config, str(path))
     return config
 
@@ -138,8 +140,18 @@ def chosen_metric(config: ExperimentConfig) -> str:
 
 
 def preparation_key(corpus_fingerprint: str, preprocess: PreprocessConfig) -> str:
-    """Folder name of a prepared corpus: its input's fingerprint and its preprocessing."""
-    return sha256_json({"corpus": corpus_fingerprint, "preprocess": preprocess.model_dump(mode="json")})[:16]
+    """Folder name of a prepared corpus: its input's fingerprint and its preprocessing (files by content)."""
+    return sha256_json({"corpus": corpus_fingerprint, "preprocess": _preprocess_key(preprocess)})[:16]
+
+
+def _preprocess_key(preprocess: PreprocessConfig) -> dict[str, Any]:
+    """The settings with phrase files by content, and stopword files' digests when there are any
+    (so keys of settings without files are unchanged)."""
+    identity = preprocess_identity(preprocess)
+    digests = stopword_file_digests(preprocess)
+    if digests:
+        identity["stopword_files"] = digests
+    return identity
 
 
 def run_hash(corpus_fingerprint: str, preprocess: PreprocessConfig, model: TrainConfig, seed: int) -> str:
@@ -147,7 +159,7 @@ def run_hash(corpus_fingerprint: str, preprocess: PreprocessConfig, model: Train
     return sha256_json(
         {
             "corpus": corpus_fingerprint,
-            "preprocess": preprocess.model_dump(mode="json"),
+            "preprocess": _preprocess_key(preprocess),
             "model": model.model_dump(mode="json"),
             "seed": seed,
         }

@@ -4,15 +4,25 @@ what the corpus says of itself for the report and the manifest."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from pathlib import Path
 from typing import Any
 
 from topics._files import sha256_json
 from topics.config import PreprocessConfig
-from topics.errors import CorpusError
+from topics.errors import ConfigError, CorpusError
 from topics.preprocessing.boilerplate import RULES as BOILERPLATE_RULES
-from topics.preprocessing.tokenize import PIPELINE_VERSION
+from topics.preprocessing.phrases import (
+    PHRASE_DELIMITER,
+    ListedPhrase,
+    PhraseLineError,
+    json_line_of,
+    listed_layers,
+    parse_phrase_lines,
+    parse_phrases_json,
+)
+from topics.preprocessing.tokenize import PIPELINE_VERSION, TOKEN_RE, Pipeline
 
 FILTER_DEFAULTS = {"no_below": 5, "no_above": 0.5, "keep_n": 100000}
 PRETOKENISED_FILTER_DEFAULTS = {"no_below": 1, "no_above": 1.0, "keep_n": None}
@@ -37,19 +47,122 @@ def resolve_config(config: PreprocessConfig, corpus_format: str | None) -> Prepr
 
 
 def config_fingerprint(config: PreprocessConfig) -> str:
-    """Resolved config + tokeniser version + the contents of stopword files."""
+    """Resolved config + tokeniser version + the contents of stopword files and phrase files (a
+    phrase file counts by its content, not by its path: an edit prepares again, a move does not)."""
+    return sha256_json(
+        {
+            "config": preprocess_identity(config),
+            "pipeline": PIPELINE_VERSION,
+            "files": stopword_file_digests(config),
+        }
+    )
+
+
+def preprocess_identity(config: PreprocessConfig) -> dict[str, Any]:
+    """The settings as JSON with each phrase file replaced by the SHA-256 of its content: what an
+    experiment's prepared-corpus and run keys hash, so that editing the file in place redoes them."""
+    settings = config.model_dump(mode="json")
+    for key in PHRASE_FILES:
+        name = getattr(config, key)
+        if name is not None:
+            settings[key] = hashlib.sha256(_phrase_file_bytes(name, key)).hexdigest()
+    return settings
+
+
+def stopword_file_digests(config: PreprocessConfig) -> dict[str, str]:
+    """SHA-256 of each stopword list given as a file (by name), as read."""
     files = {}
     for name in config.stopwords:
         path = Path(name)
         if path.is_file():
             files[name] = sha256_json(path.read_text(encoding="utf-8", errors="replace"))
-    return sha256_json(
-        {
-            "config": config.model_dump(mode="json"),
-            "pipeline": PIPELINE_VERSION,
-            "files": files,
-        }
-    )
+    return files
+
+
+# --- phrase files ---------------------------------------------------------------------------
+
+#: the settings naming phrase files, and what each file is for (in messages)
+PHRASE_FILES = {"phrase_list": "the phrases to join", "phrase_blocklist": "the phrases never joined"}
+
+
+def _phrase_file_bytes(name: str, key: str) -> bytes:
+    try:
+        return Path(name).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{name}: no such file ([preprocess] {key}, {PHRASE_FILES[key]}); give an existing file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{name}: is a folder ([preprocess] {key}); give a phrase file") from None
+    except OSError as error:
+        raise ConfigError(f"{name}: cannot be read ({error.strerror}; [preprocess] {key}); give a readable file") from None
+
+
+def read_phrase_file(name: str, key: str, pipeline: Pipeline) -> tuple[list[ListedPhrase], int]:
+    """The phrases of the file that setting ``key`` names, their words in token form
+    (``token_form``), and its number of layers (a phrases.json's; 0 for a text list). One
+    ConfigError names the file and line of the first bad one."""
+    raw = _phrase_file_bytes(name, key)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise ConfigError(f"{name}:{line}: not UTF-8 (byte {error.start}; [preprocess] {key}); save it as UTF-8") from None
+    is_json = Path(name).suffix.lower() == ".json"
+    try:
+        phrases, n_layers = parse_phrases_json(text) if is_json else (parse_phrase_lines(text), 0)
+    except PhraseLineError as error:
+        raise ConfigError(f"{name}:{error.line}: {error.reason} ([preprocess] {key})") from None
+    normalised = []
+    for phrase in phrases:
+        words = []
+        for word in phrase.words:
+            token, problem = token_form(word, pipeline)
+            if token is None:
+                line = phrase.line or json_line_of(text, PHRASE_DELIMITER.join(phrase.words))
+                raise ConfigError(
+                    f"{name}:{line}: {PHRASE_DELIMITER.join(phrase.words)!r}: {problem}; "
+                    f"remove the phrase or change the word ([preprocess] {key})"
+                )
+            words.append(token)
+        normalised.append(ListedPhrase(tuple(words), phrase.line, phrase.layer, phrase.score))
+    return normalised, n_layers
+
+
+def token_form(word: str, pipeline: Pipeline) -> tuple[str | None, str]:
+    """``word`` as a token of ``pipeline``, or None and why not. A word the pipeline can output as it
+    is (as phrases.json shows it: ``united``, from "United") stays as it is; any other goes through
+    the token steps (``Running`` -> ``run``). Re-lemmatising every word would be wrong: simplemma
+    leaves capitalised names alone, so ``united`` is a token although it lemmatises to ``unite``."""
+    if TOKEN_RE.fullmatch(word) and any(pipeline.token(form) == word for form in (word, word.capitalize(), word.upper())):
+        return word, ""
+    tokens = pipeline(word)
+    if len(tokens) == 1:
+        return tokens[0], ""
+    if not tokens:
+        return None, (
+            f"the token steps drop {word!r} (a stopword, a number, punctuation, or shorter than "
+            f"min_token_length {pipeline.config.min_token_length}), so it never stands next to another word"
+        )
+    return None, f"the token steps make {len(tokens)} tokens of {word!r} ({' '.join(tokens)}); write them as separate words"
+
+
+def phrase_list_layers(config: PreprocessConfig, pipeline: Pipeline) -> list[dict] | None:
+    """The phrase layers ``config.phrase_list`` gives (``phrases.listed_layers``), or None when
+    the phrases are to be learnt (or there are none)."""
+    if config.phrase_list is None:
+        return None
+    phrases, n_layers = read_phrase_file(config.phrase_list, "phrase_list", pipeline)
+    try:
+        return listed_layers(phrases, n_layers)
+    except PhraseLineError as error:
+        raise ConfigError(f"{config.phrase_list}:{error.line}: {error.reason} ([preprocess] phrase_list)") from None
+
+
+def phrase_blocklist(config: PreprocessConfig, pipeline: Pipeline) -> frozenset[str]:
+    """The phrases ``config.phrase_blocklist`` names, joined as tokens (``new_york``); empty without one."""
+    if config.phrase_blocklist is None:
+        return frozenset()
+    phrases, _ = read_phrase_file(config.phrase_blocklist, "phrase_blocklist", pipeline)
+    return frozenset(PHRASE_DELIMITER.join(phrase.words) for phrase in phrases)
 
 
 def check_not_the_input(corpus, out_dir: Path) -> None:

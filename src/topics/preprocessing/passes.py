@@ -7,7 +7,7 @@ import csv
 import datetime as dt
 import heapq
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from itertools import islice
 from pathlib import Path
@@ -20,6 +20,7 @@ from topics._files import (
 from topics.config import PreprocessConfig
 from topics.errors import CorpusError
 from topics.preprocessing.boilerplate import boilerplate_report, boilerplate_rules
+from topics.preprocessing.cluster import DaskWorkers
 from topics.preprocessing.phrases import phrase_layer
 from topics.preprocessing.prepared import (
     DOCUMENT_COLUMNS,
@@ -29,28 +30,31 @@ from topics.preprocessing.repeated import repeated_line_hashes
 from topics.preprocessing.shards import CHUNK_DOCS
 from topics.preprocessing.workers import Workers
 
+ShardPool = Workers | DaskWorkers  # where the shards run: processes here, or Dask workers
+
 log = logging.getLogger(__name__)
 
 
-def learn_phrase_layer(workers: Workers, min_count: int, threshold: float) -> dict:
+def learn_phrase_layer(workers: ShardPool, min_count: int, threshold: float) -> dict:
     """The next phrase layer (``tokenize.phrase_layer``) from the workers' phrase counts, merged
     without gathering them: gensim's ``Phrases(min_count, threshold).export_phrases()`` over all
     the workers' tokens.
 
     Each worker writes its keys' 64-bit hashes and counts as arrays, cut into one part per worker
-    by hash; worker j sums part j over every worker and returns how many distinct keys it holds
-    (gensim's ``len(vocab)``, part of every score), the plain words' counts and the candidates.
+    by hash (to files; on Dask, returned through this process); worker j sums part j over every
+    worker and returns how many distinct keys it holds (gensim's ``len(vocab)``, part of every
+    score), the plain words' counts and the candidates.
     Each worker then finds the strings of its share of the candidates in its own tokens and
     scores them; only the phrases come to this process, sorted, and are merged in order (one
     dict of them is built here, not several). Two different keys with the same 64-bit
     hash would count as one: for a million keys the chance is about 1 in 30 million.
     """
-    paths = workers.all("phrase_count_files")
+    parts = workers.all("phrase_count_files" if workers.shares_files else "phrase_count_arrays")
     for part in range(workers.count):
         workers.send(
             part,
             "merge_phrase_count_part",
-            [shard_paths[part] for shard_paths in paths],
+            [shard_parts[part] for shard_parts in parts],
             min_count,
         )
     merged = [workers.receive(part) for part in range(workers.count)]
@@ -93,7 +97,7 @@ def learn_phrase_layer(workers: Workers, min_count: int, threshold: float) -> di
 
 def tokenize_documents(
     documents: Iterable,
-    workers: Workers,
+    workers: ShardPool,
     meta_path: Path,
     *,
     tally: str,
@@ -129,7 +133,7 @@ def tokenize_documents(
     return n_docs, workers.all("end")
 
 
-def drop_repeated_lines(workers: Workers, samples: list, n_docs: int, config: PreprocessConfig) -> tuple[list, dict]:
+def drop_repeated_lines(workers: ShardPool, samples: list, n_docs: int, config: PreprocessConfig) -> tuple[list, dict]:
     """After a tokenising pass with the repeated-lines rule: the lines repeated in the workers'
     summed samples (``boilerplate.repeated_line_hashes``) dropped from their token files. Returns
     what each worker hands over at the end of the pass, and what the report says of the sample."""
@@ -143,7 +147,7 @@ def drop_repeated_lines(workers: Workers, samples: list, n_docs: int, config: Pr
     return workers.all("drop_repeated", hashes), facts
 
 
-def collect_boilerplate(workers: Workers, config: PreprocessConfig, repeated: dict | None, meta_path: Path) -> dict:
+def collect_boilerplate(workers: ShardPool, config: PreprocessConfig, repeated: dict | None, meta_path: Path) -> dict:
     """``report.json``'s ``boilerplate`` section: the workers' counts merged, the ids of the
     documents flagged read from ``meta_path`` by position."""
 
@@ -187,7 +191,7 @@ def heldout_mask(n_docs: int, config: PreprocessConfig, own_splits: Iterable[str
     return mask
 
 
-def assemble_outputs(work: Path, workers: Workers, meta_path: Path, dictionary, is_test: np.ndarray) -> dict:
+def assemble_outputs(work: Path, workers: ShardPool, meta_path: Path, dictionary, is_test: np.ndarray) -> dict:
     """Token ids, offsets and documents.csv: the workers write their chunks, the main process
     concatenates them in chunk order. Returns empty-document facts."""
     facts = workers.all("write_token_files", dictionary.token2id)
@@ -200,9 +204,7 @@ def assemble_outputs(work: Path, workers: Workers, meta_path: Path, dictionary, 
     empty: list[dict] = []
     n_empty = offset = 0
     with ExitStack() as files:
-        ids_in, lengths_in = (
-            [files.enter_context(shard.path(name).open("rb")) for shard in workers.shards] for name in ("ids", "lengths")
-        )
+        outputs = shard_outputs(workers, facts, files)
         tokens_out = np.lib.format.open_memmap(work / "tokens.npy", mode="w+", dtype="<i4", shape=(n_tokens,))
         offsets_out = np.lib.format.open_memmap(work / "offsets.npy", mode="w+", dtype="<i8", shape=(n_docs + 1,))
         meta = csv.reader(files.enter_context(meta_path.open(encoding="utf-8", newline="")))
@@ -213,8 +215,8 @@ def assemble_outputs(work: Path, workers: Workers, meta_path: Path, dictionary, 
         for chunk in range(n_chunks):
             shard = chunk % workers.count
             docs, n_ids = facts[shard][chunk // workers.count]
-            tokens_out[offset : offset + n_ids] = np.frombuffer(ids_in[shard].read(4 * n_ids), dtype="<i4")
-            lengths = np.frombuffer(lengths_in[shard].read(8 * docs), dtype="<i8")
+            ids, lengths = next(outputs[shard])
+            tokens_out[offset : offset + n_ids] = ids
             offsets_out[index + 1 : index + 1 + docs] = offset + np.cumsum(lengths)
             offset += int(lengths.sum())
             for length, (doc_id, title, date, url, source, label, _) in zip(lengths.tolist(), islice(meta, docs), strict=True):
@@ -251,6 +253,46 @@ def assemble_outputs(work: Path, workers: Workers, meta_path: Path, dictionary, 
         "empty_documents": n_empty,
         "empty_documents_listed": empty,
     }
+
+
+#: bytes of token ids and document lengths fetched from a remote shard in one call
+PIECE_BYTES = 8 << 20
+
+
+def shard_outputs(workers: ShardPool, facts: list[list[tuple[int, int]]], files: ExitStack) -> list[Iterator[tuple]]:
+    """Per shard, its chunks' token ids and document lengths in order (``write_token_files``):
+    read from its files, or, when this process cannot read them, fetched from the shard in pieces
+    of at most ``PIECE_BYTES`` (or one chunk), the next piece asked for while one is consumed."""
+
+    def read(index: int) -> Iterator[tuple]:
+        assert isinstance(workers, Workers)
+        shard = workers.shards[index]
+        ids_in, lengths_in = (files.enter_context(shard.path(name).open("rb")) for name in ("ids", "lengths"))
+        for docs, n_ids in facts[index]:
+            yield (
+                np.frombuffer(ids_in.read(4 * n_ids), dtype="<i4"),
+                np.frombuffer(lengths_in.read(8 * docs), dtype="<i8"),
+            )
+
+    def fetch(index: int) -> Iterator[tuple]:
+        pieces, start, size = [], 0, 0
+        for chunk, (docs, n_ids) in enumerate(facts[index]):
+            if chunk > start and size + 4 * n_ids + 8 * docs > PIECE_BYTES:
+                pieces.append((start, chunk))
+                start, size = chunk, 0
+            size += 4 * n_ids + 8 * docs
+        pieces.append((start, len(facts[index])))
+        for piece in pieces[:2]:
+            workers.send(index, "read_outputs", *piece)
+        for number, (start, stop) in enumerate(pieces):
+            ids, lengths = workers.receive(index)
+            if number + 2 < len(pieces):
+                workers.send(index, "read_outputs", *pieces[number + 2])
+            doc_ends, id_ends = np.cumsum([(0, 0), *facts[index][start:stop]], axis=0).T.tolist()
+            for chunk in range(stop - start):
+                yield ids[id_ends[chunk] : id_ends[chunk + 1]], lengths[doc_ends[chunk] : doc_ends[chunk + 1]]
+
+    return [(read if workers.shares_files else fetch)(index) for index in range(workers.count)]
 
 
 def write_phrases(path: Path, layer_paths: list[Path]) -> None:

@@ -5,7 +5,8 @@ out in chunks to worker processes, chunk i to worker i mod n. Each worker keeps 
 chunks in its own scratch file and runs every later pass over that file (phrase layers, counting,
 token ids, bag-of-words: ``topics.shards``; what is counted: ``topics.tallies``); the main process
 only merges the workers' counts, learns the phrases and the dictionary, and concatenates the
-workers' output files in chunk order.
+workers' output files in chunk order. With ``executor="dask"`` the shards are Dask actors, one on each
+worker of a cluster (``topics.preprocessing.cluster``), and the same passes give the same files.
 Memory therefore grows with the vocabulary, never with the number of documents' tokens, and the
 vocabulary-sized state is kept in arrays where it can be (phrase counts as 64-bit hashes, word
 counts by position, the vocabulary filtered before the gensim Dictionary is built). What runs
@@ -52,6 +53,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
@@ -65,17 +67,21 @@ from topics._files import (
     write_json,
 )
 from topics.config import PreprocessConfig
-from topics.errors import CorpusError
+from topics.errors import ConfigError, CorpusError, unknown_name
+from topics.preprocessing.cluster import dask_workers
 from topics.preprocessing.inputs import (
     PRETOKENISED_FORMATS,
     check_language,
     check_not_the_input,
     config_fingerprint,
     corpus_description,
+    phrase_blocklist,
+    phrase_list_layers,
     report_of_corpus,
     resolve_config,
 )
 from topics.preprocessing.passes import (
+    ShardPool,
     assemble_outputs,
     collect_boilerplate,
     drop_repeated_lines,
@@ -84,6 +90,7 @@ from topics.preprocessing.passes import (
     tokenize_documents,
     write_phrases,
 )
+from topics.preprocessing.phrases import block_phrases
 from topics.preprocessing.prepared import (
     FORMAT_VERSION,
     REQUIRED_FILES,
@@ -108,6 +115,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: where the shards run: worker processes on this machine, or the workers of a Dask cluster
+EXECUTORS = ("local", "dask")
+
 # --- the entry point --------------------------------------------------------------------------
 
 
@@ -119,6 +129,8 @@ def preprocess(
     processes: int | None = None,
     progress: Callable[[int], None] | None = None,
     force: bool = False,
+    executor: str = "local",
+    scheduler: str | None = None,
 ) -> PreparedCorpus:
     """Clean, tokenise and count ``corpus`` into a prepared corpus folder (reused when it already
     holds this corpus with this config).
@@ -133,10 +145,17 @@ def preprocess(
         The folder to write, atomically (built beside, swapped in when complete).
     processes : int, optional
         Worker processes for tokenising; default: all cores. Outputs are identical for any number.
+        With ``executor="dask"``: the LocalCluster's worker processes, or at most this many of
+        the workers at ``scheduler``.
     progress : callable, optional
         Called with the number of documents tokenised so far.
     force : bool
         Replace a prepared corpus of other inputs or settings (never a folder that is not one).
+    executor : str
+        ``"local"``, worker processes on this machine, or ``"dask"``, one shard of the corpus on
+        each worker of a Dask cluster (``topics.preprocessing.cluster``): the same files, byte for byte.
+    scheduler : str, optional
+        With ``executor="dask"``, the address of a running Dask scheduler; default a LocalCluster.
 
     Returns
     -------
@@ -149,6 +168,10 @@ def preprocess(
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
+    if executor not in EXECUTORS:
+        raise ConfigError(unknown_name("executor", executor, EXECUTORS))
+    if scheduler and executor != "dask":
+        raise ConfigError("`scheduler` is the address of a Dask scheduler; it needs `executor` dask")
     if iter(corpus) is corpus:
         raise CorpusError("preprocess needs a re-iterable corpus (e.g. topics.read_corpus), got a one-shot iterator")
     corpus_format = getattr(corpus, "format", None)
@@ -188,7 +211,7 @@ def preprocess(
             f"{out_dir}: cannot write the prepared corpus there ({error.strerror or error}); choose another output folder"
         ) from None
     try:
-        facts = _prepare_into(work, corpus, resolved, pipeline, processes or os.cpu_count() or 1, progress)
+        facts = _prepare_into(work, corpus, resolved, pipeline, processes, progress, executor, scheduler)
         facts["seconds"] = round(time.perf_counter() - started, 3)
         write_json(work / "report.json", facts)
         manifest = {
@@ -227,18 +250,28 @@ def _prepare_into(
     corpus,
     config: PreprocessConfig,
     pipeline: Pipeline,
-    processes: int,
+    processes: int | None,
     progress,
+    executor: str,
+    scheduler: str | None,
 ) -> dict:
     scratch = work / ".scratch"
     scratch.mkdir()
     meta_path = scratch / "meta.csv"
     phrase_counts: list[int] = []  # the layers themselves wait in scratch files, out of memory
-    n_layers = {"none": 0, "bigrams": 1, "trigrams": 2}[config.phrases]
+    listed = phrase_list_layers(config, pipeline)  # None: the layers are learnt
+    blocklist = phrase_blocklist(config, pipeline)
+    blocked: list[int] = []  # learnt or listed phrases the blocklist removed, per layer
+    n_layers = len(listed) if listed is not None else {"none": 0, "bigrams": 1, "trigrams": 2}[config.phrases]
     source = corpus_description(corpus).get("source") or "corpus"
 
-    log.info("tokenising with %d process(es)", processes)
-    with Workers([Shard(index, processes, scratch, pipeline) for index in range(processes)]) as workers:
+    if executor == "dask":
+        pool: AbstractContextManager[ShardPool] = dask_workers(pipeline, scheduler, processes)
+    else:
+        processes = processes or os.cpu_count() or 1
+        log.info("tokenising with %d process(es)", processes)
+        pool = Workers([Shard(index, processes, scratch, pipeline) for index in range(processes)])
+    with pool as workers:
         # gensim is needed next in this process and not in the workers: load it while they tokenise
         loading_gensim = threading.Thread(target=importlib.import_module, args=("gensim.corpora",), daemon=True)
         loading_gensim.start()
@@ -246,7 +279,7 @@ def _prepare_into(
             corpus,
             workers,
             meta_path,
-            tally="phrases" if n_layers else "dictionary",
+            tally="phrases" if n_layers and listed is None else "dictionary",
             progress=progress,
         )
         repeated: dict | None = None  # what the report says of the repeated lines' sample
@@ -261,14 +294,19 @@ def _prepare_into(
             )
         log.debug("tokenised %d documents", n_docs)
         for layer_index in range(n_layers):
-            layer = learn_phrase_layer(workers, config.phrase_min_count, config.phrase_threshold)
+            if listed is None:
+                layer = learn_phrase_layer(workers, config.phrase_min_count, config.phrase_threshold)
+            else:
+                layer = listed[layer_index]
+            layer, removed = block_phrases(layer, blocklist)
+            blocked.append(removed)
             phrase_counts.append(len(layer["phrasegrams"]))
             log.info("phrase layer %d: %d phrases", layer_index + 1, phrase_counts[-1])
             write_json(scratch / f"phrase-layer-{layer_index}.json", layer)
             tallies = workers.all(
                 "join_phrases",
                 layer,
-                "phrases" if layer_index + 1 < n_layers else "dictionary",
+                "phrases" if layer_index + 1 < n_layers and listed is None else "dictionary",
             )
             del layer
         log.debug("phrases joined")
@@ -299,7 +337,7 @@ def _prepare_into(
         log.debug("outputs written")
         peak_memory = {
             "main": peak_rss_mb(),
-            "workers": workers.all("peak_rss_mb") if processes > 1 else [],
+            "workers": workers.all("peak_rss_mb") if workers.count > 1 or not workers.shares_files else [],
         }
 
     write_vocabulary(work, dictionary)
@@ -332,7 +370,9 @@ def _prepare_into(
         "num_tokens_before_filtering": dictionary.num_pos,
         "num_tokens": int(sum(dictionary.cfs.values())),
         "phrases": phrase_counts,
+        **({"phrases_blocked": blocked} if config.phrase_blocklist is not None else {}),
         "boilerplate": boilerplate,
-        "processes": processes,
+        "executor": executor,
+        "processes": workers.count,  # on Dask, the workers: one shard each
         "peak_memory_mb": peak_memory,
     }

@@ -4,12 +4,13 @@ The corpus is cut into chunks of ``CHUNK_DOCS`` documents, chunk i going to work
 ``Shard`` keeps its chunks' tokens in its own scratch file and runs every later pass over that
 file (phrase layers, counting, token ids, bag-of-words), so memory grows with the vocabulary, never
 with the corpus; what a pass counts is a tally (``topics.tallies``). ``Workers``
-(``topics.preprocessing.workers``) runs the shards in processes.
+(``topics.preprocessing.workers``) runs the shards in processes, ``DaskWorkers``
+(``topics.preprocessing.cluster``) on the workers of a Dask cluster.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import chain, islice, repeat
 from pathlib import Path
 from typing import TextIO
@@ -63,6 +64,7 @@ class Shard:
         self.repeated = rules["repeated"]
         self.boilerplate = BoilerplateCounts()
         self._sample: LineSample | None = None
+        self._output_starts: list[list[int]] = []  # documents and token ids before each chunk's outputs
 
     def path(self, name: str) -> Path:
         return self.folder / f"{name}-{self.index}"
@@ -179,36 +181,50 @@ class Shard:
     def phrase_count_files(self) -> list[Path]:
         """This shard's phrase counts in one file per shard (not through the pipe), part j holding
         the keys whose hash is j modulo the number of shards: ``keys`` (sorted), ``counts``, ``firsts``."""
+        paths = []
+        for part, (keys, counts, firsts) in enumerate(self._phrase_count_parts()):
+            paths.append(self.folder / f"phrase-counts-{self.index}-{part}.npz")
+            np.savez(paths[-1], keys=keys, counts=counts, firsts=firsts)
+        return paths
+
+    def phrase_count_arrays(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The parts of ``phrase_count_files`` as arrays, for a shard whose files no other shard can
+        read (on another machine)."""
+        return list(self._phrase_count_parts())
+
+    def _phrase_count_parts(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         assert self._phrase_tally is not None, "a phrase pass first"
         keys, counts, firsts = self._phrase_tally.arrays()
         self._phrase_tally = None
         part_of = keys % self.count
-        paths = []
         for part in range(self.count):
             mine = part_of == part
-            paths.append(self.folder / f"phrase-counts-{self.index}-{part}.npz")
-            np.savez(paths[-1], keys=keys[mine], counts=counts[mine], firsts=firsts[mine])
-        return paths
+            yield keys[mine], counts[mine], firsts[mine]
 
     @staticmethod
-    def merge_phrase_count_part(paths: list[Path], min_count: int) -> tuple:
-        """Sum one part's counts over every shard's ``phrase_count_files`` (``paths``, in shard
-        order). Returns the number of distinct keys; the plain words' hashes and counts; and for
-        the candidates (keys with the delimiter counted more than ``min_count`` times: only those
-        can score above a threshold > 0), their counts, a shard that has the key (chosen by its
-        hash, so that the work is shared) and where the key first occurs in that shard."""
+    def merge_phrase_count_part(parts: Sequence[Path | tuple[np.ndarray, np.ndarray, np.ndarray]], min_count: int) -> tuple:
+        """Sum one part's counts over every shard's ``phrase_count_files`` (``parts``, in shard
+        order; or their arrays, ``phrase_count_arrays``). Returns the number of distinct keys; the
+        plain words' hashes and counts; and for the candidates (keys with the delimiter counted
+        more than ``min_count`` times: only those can score above a threshold > 0), their counts,
+        a shard that has the key (chosen by its hash, so that the work is shared) and where the
+        key first occurs in that shard."""
         columns: dict[str, list[np.ndarray]] = {
             "keys": [],
             "counts": [],
             "firsts": [],
             "sources": [],
         }
-        for source, path in enumerate(paths):
-            with np.load(path, allow_pickle=False) as arrays:
-                for name in ("keys", "counts", "firsts"):
-                    columns[name].append(arrays[name])
+        for source, part in enumerate(parts):
+            if isinstance(part, Path):
+                with np.load(part, allow_pickle=False) as arrays:
+                    for name in ("keys", "counts", "firsts"):
+                        columns[name].append(arrays[name])
+                part.unlink()
+            else:
+                for name, array in zip(("keys", "counts", "firsts"), part, strict=True):
+                    columns[name].append(array)
             columns["sources"].append(np.full(len(columns["keys"][-1]), source, dtype=np.int32))
-            path.unlink()
         keys, counts, firsts, sources = (np.concatenate(column) for column in columns.values())
         del columns
         if not len(keys):
@@ -312,4 +328,17 @@ class Shard:
                 ids.astype("<i4").tofile(ids_out)
                 np.bincount(docs, minlength=len(texts)).astype("<i8").tofile(lengths_out)
                 facts.append((len(texts), len(ids)))
+        self._output_starts = np.cumsum([(0, 0), *facts], axis=0).tolist()
         return facts
+
+    def read_outputs(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """The token ids and document lengths that ``write_token_files`` wrote for this shard's
+        chunks ``start`` to ``stop`` (excluded): how they reach a process that cannot read its files."""
+        (docs_before, ids_before), (docs_until, ids_until) = self._output_starts[start], self._output_starts[stop]
+        with self.path("ids").open("rb") as ids_in, self.path("lengths").open("rb") as lengths_in:
+            ids_in.seek(4 * ids_before)
+            lengths_in.seek(8 * docs_before)
+            return (
+                np.fromfile(ids_in, dtype="<i4", count=ids_until - ids_before),
+                np.fromfile(lengths_in, dtype="<i8", count=docs_until - docs_before),
+            )

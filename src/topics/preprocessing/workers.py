@@ -11,6 +11,8 @@ import random
 from collections import deque
 from typing import TYPE_CHECKING, Any, Self
 
+from topics.errors import RunError
+
 if TYPE_CHECKING:
     from topics.preprocessing.shards import Shard
 
@@ -34,6 +36,9 @@ class Workers:
     The shards compare phrase counts by ``hash(str)``, so their processes must share one hash
     seed: forked processes inherit it; spawned ones (where fork is missing, or ``start_method``
     says so) are given one through ``PYTHONHASHSEED``."""
+
+    #: the shards' scratch files are readable from this process (``topics.preprocessing.cluster``'s are not)
+    shares_files = True
 
     def __init__(self, shards: list[Shard], start_method: str | None = None):
         self.shards = shards
@@ -114,4 +119,7 @@ class Workers:
     def _check_alive(self, index: int) -> None:
         process = self._processes[index]
         if not process.is_alive():
-            raise RuntimeError(f"preprocessing worker {process.pid} died (exit code {process.exitcode})")
+            raise RunError(
+                f"preprocessing worker {process.pid} died (exit code {process.exitcode}; a negative code is the "
+                "signal that ended it, e.g. -9 when out of memory): rerun the step, with fewer processes if memory ran out"
+            )
