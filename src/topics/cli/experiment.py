@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from topics.cli import app, console, reported
+from topics.cli import app, console, error_console, reported
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,39 +26,85 @@ class Format(str, Enum):  # noqa: UP042 (StrEnum would change str() of the membe
 
 @contextlib.contextmanager
 def _progress_display() -> Iterator:
-    """A rich display of the runs: done, running and failed, elapsed time and ETA; yields the callback."""
+    """The runs' progress on standard error; yields the ``ExperimentProgress`` callback.
+
+    On a terminal: a rich bar of the runs (done, running, failed, elapsed time and ETA) and, under
+    it, a bar per running run of its passes. Otherwise (a log file, ``nohup``): plain lines, at most
+    one every ``render.PLAIN_INTERVAL`` seconds (``render.PlainExperimentProgress``). Snapshots
+    come from more than one thread (the runs' passes are read by a second one), hence the lock.
+    """
+    import threading
+
+    from topics.cli.render import PlainExperimentProgress
+
+    lock = threading.Lock()
+
+    def locked(update: Callable[[ExperimentProgress], None]) -> Callable[[ExperimentProgress], None]:
+        def call(snapshot: ExperimentProgress) -> None:
+            with lock:
+                update(snapshot)
+
+        return call
+
+    if not error_console.is_terminal:
+        lines = PlainExperimentProgress(_write_line)
+        yield locked(lines.update)
+        with lock:
+            lines.close()
+        return
+    with _rich_display() as update:
+        yield locked(update)
+
+
+def _write_line(line: str) -> None:
+    error_console.file.write(line + "\n")
+    error_console.file.flush()
+
+
+@contextlib.contextmanager
+def _rich_display() -> Iterator:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
         Progress,
+        TaskID,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
 
+    from topics.cli.render import plural, short_run_id
+
     with Progress(
         TextColumn("{task.description:<10}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("running {task.fields[running]}, [red]failed {task.fields[failed]}[/]"),
+        TextColumn("{task.fields[detail]}"),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
-        console=console,
+        console=error_console,
         transient=True,
     ) as progress:
-        task = progress.add_task("starting", total=None, running=0, failed=0)
+        task = progress.add_task("starting", total=None, detail="")
+        runs: dict[str, TaskID] = {}  # a bar per running run that reports its passes
 
         def update(snapshot: ExperimentProgress) -> None:
-            total = snapshot.total if snapshot.phase == "training" else None
+            training = snapshot.phase == "training"
             progress.update(
                 task,
                 description=snapshot.phase,
-                total=total,
-                completed=snapshot.done if snapshot.phase == "training" else 0,
-                running=snapshot.running,
-                failed=snapshot.failed,
+                total=snapshot.total if training else None,
+                completed=snapshot.done if training else 0,
+                detail=f"running {snapshot.running}, [red]failed {snapshot.failed}[/]",
             )
+            passes = snapshot.passes if training else {}
+            for run_id in set(runs) - set(passes):
+                progress.remove_task(runs.pop(run_id))
+            for run_id, step in sorted(passes.items()):
+                if run_id not in runs:
+                    runs[run_id] = progress.add_task(f"  {short_run_id(run_id)}", total=step.total, detail="")
+                progress.update(runs[run_id], completed=step.done, total=step.total, detail=plural(step.unit))
 
         yield update
 

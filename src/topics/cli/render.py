@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from topics.experiment.runner import ExperimentProgress
     from topics.training.model import TopicModel
 
 
@@ -152,6 +154,90 @@ class PlainProgress:
             line += f", ETA {_duration(elapsed * (self.total - self.done) / self.done)}"
         self.write(line)
         self.last, self.written = now, self.done
+
+
+class PlainExperimentProgress:
+    """An experiment's progress (``ExperimentProgress`` snapshots) as plain lines, for a log file.
+
+    The first snapshot of a phase is written at once (after the last unwritten state of the phase
+    before, so a log shows how training ended); within a phase, or when a phase comes again (each
+    trial of a search prepares, then trains), at most one line every ``interval`` seconds. While
+    runs train, a line names each running run's pass (``k20-seed0 pass 2/3``), when its executor
+    reports passes.
+    """
+
+    def __init__(
+        self,
+        write: Callable[[str], None],
+        interval: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.write = write
+        self.interval = PLAIN_INTERVAL if interval is None else interval
+        self.clock = clock
+        self.phase: str | None = None
+        self.phase_started = self.last = clock()
+        self.seen: set[str] = set()
+        self.pending: str | None = None  # the latest line, when it was not written
+
+    def update(self, snapshot: ExperimentProgress) -> None:
+        now = self.clock()
+        if snapshot.phase != self.phase:
+            self.phase, self.phase_started = snapshot.phase, now
+            if snapshot.phase not in self.seen:
+                self.seen.add(snapshot.phase)
+                self._flush()
+                self._write(self.line(snapshot, 0.0), now)
+                return
+        line = self.line(snapshot, now - self.phase_started)
+        if now - self.last >= self.interval:
+            self._write(line, now)
+        else:
+            self.pending = line
+
+    def close(self) -> None:
+        self._flush()
+
+    def _flush(self) -> None:
+        if self.pending is not None:
+            self._write(self.pending, self.clock())
+
+    def _write(self, line: str, now: float) -> None:
+        if line:
+            self.write(line)
+        self.last, self.pending = now, None
+
+    @staticmethod
+    def line(snapshot: ExperimentProgress, elapsed: float) -> str:
+        """One line for ``snapshot``, ``elapsed`` seconds into its phase ("" for the end)."""
+        if snapshot.phase == "training":
+            line = f"training {snapshot.done}/{snapshot.total} runs done"
+            if snapshot.failed:
+                line += f", {snapshot.failed} failed"
+            if snapshot.running:
+                passes = [f"{short_run_id(run_id)} {p.unit} {p.done}/{p.total}" for run_id, p in sorted(snapshot.passes.items())]
+                line += f", running {snapshot.running}" + (": " + ", ".join(passes) if passes else "")
+            line += f"; {_duration(elapsed)} elapsed"
+            if 0 < snapshot.done < snapshot.total:
+                line += f", ETA {_duration(elapsed * (snapshot.total - snapshot.done) / snapshot.done)}"
+            return line
+        if snapshot.phase == "preparing":
+            return f"preparing {snapshot.message}".rstrip()
+        if snapshot.phase == "scoring":
+            return "scoring the runs"
+        if snapshot.phase == "writing":
+            return "writing runs.csv, plots and summary.md"
+        return ""
+
+
+def short_run_id(run_id: str) -> str:
+    """A run id without its closing hash (``k20-seed0-3f9a2c1e`` -> ``k20-seed0``), for progress lines."""
+    return re.sub(r"-[0-9a-f]{8}$", "", run_id)
+
+
+def plural(unit: str) -> str:
+    """``pass`` -> ``passes``, ``sweep`` -> ``sweeps``."""
+    return unit + ("es" if unit.endswith("s") else "s")
 
 
 def _duration(seconds: float) -> str:

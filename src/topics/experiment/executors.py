@@ -9,6 +9,11 @@ Only the process that runs the experiment, holding its lock, renames runs into p
 worker builds a run in its temporary folder and returns, and it exits as soon as its parent is gone
 (a watchdog thread), so after a ``kill -9`` of ``topics run`` no orphan keeps training or writing.
 
+A local run reports its training passes through a small file, ``runs/.tmp-progress/<run-id>.json``,
+rewritten (by a rename) after each pass and removed when the run ends; the experiment's process
+reads those files (``read_passes``) to show how far each running run is. Dask runs have no such
+channel: only their ends are seen.
+
 Dask workers need no access to the results folder: they receive the prepared corpus's files as
 bytes (once per worker), train in a private temporary folder, and return the run folder as
 ``{relative path: bytes}``; the client writes it.
@@ -27,7 +32,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,8 +117,62 @@ def _disk_error(error: OSError, place: Path) -> RunError:
     )
 
 
-def _build(task: TrainTask, prepared_dir: Path, workdir: Path) -> tuple[str, str]:
-    """Train ``task`` into ``workdir``; on an error, leave a failed manifest (and the log) there instead."""
+# --- passes of running runs -----------------------------------------------------------------------
+
+#: the folder, inside ``runs/``, of the running local runs' progress files (``.tmp-``: cleaned as
+#: temporary folders are, after a killed experiment)
+PROGRESS_FOLDER = ".tmp-progress"
+#: what one step of ``train_lda``'s ``progress`` is, per engine
+STEP_UNITS = {"gensim": "pass", "sklearn": "fit", "tomotopy": "sweep", "dtm": "sweep"}
+
+
+@dataclass(frozen=True)
+class RunPasses:
+    """How far a running run's training is: ``done`` of ``total`` steps, each a ``unit`` (pass, sweep, fit)."""
+
+    done: int
+    total: int
+    unit: str = "pass"
+
+
+def _progress_file(runs_dir: Path, run_id: str) -> Path:
+    return runs_dir / PROGRESS_FOLDER / f"{run_id}.json"
+
+
+def _passes_writer(path: Path, engine: str) -> Callable[[int, int], None]:
+    """``progress(done, total)`` for ``train_lda`` that rewrites ``path`` by a rename, so a reader
+    never sees half a file. Progress is only shown: a file that cannot be written is skipped, and
+    the run goes on."""
+    unit = STEP_UNITS.get(engine, "step")
+
+    def write(done: int, total: int) -> None:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        try:
+            path.parent.mkdir(exist_ok=True)
+            tmp.write_text(json.dumps({"done": done, "total": total, "unit": unit}), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as error:
+            log.debug("progress of %s not written: %s", path.stem, error)
+
+    return write
+
+
+def read_passes(runs_dir: Path, run_ids: Iterable[str]) -> dict[str, RunPasses]:
+    """The training progress of the local runs ``run_ids`` that have reported a pass (see the module
+    docstring); runs without a file (not at their first pass yet, or on Dask) are left out."""
+    passes = {}
+    for run_id in run_ids:
+        try:
+            record = json.loads(_progress_file(runs_dir, run_id).read_text(encoding="utf-8"))
+            passes[run_id] = RunPasses(int(record["done"]), int(record["total"]), str(record["unit"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return passes
+
+
+def _build(task: TrainTask, prepared_dir: Path, workdir: Path, progress_file: Path | None = None) -> tuple[str, str]:
+    """Train ``task`` into ``workdir``; on an error, leave a failed manifest (and the log) there instead.
+    With ``progress_file``, each training pass is recorded there (removed at the end)."""
 
     started, wall = dt.datetime.now(dt.UTC), time.perf_counter()
     try:
@@ -126,6 +185,7 @@ def _build(task: TrainTask, prepared_dir: Path, workdir: Path) -> tuple[str, str
             workdir,
             run_id=task.run_id,
             corpus_ref=task.corpus_ref,
+            progress=None if progress_file is None else _passes_writer(progress_file, config.engine),
         )
         return "complete", ""
     except OSError as error:
@@ -134,6 +194,9 @@ def _build(task: TrainTask, prepared_dir: Path, workdir: Path) -> tuple[str, str
         return _record_failure(task, error, workdir, started, wall)
     except Exception as error:
         return _record_failure(task, error, workdir, started, wall)
+    finally:
+        if progress_file is not None:
+            progress_file.unlink(missing_ok=True)
 
 
 def _record_failure(task: TrainTask, error: Exception, workdir: Path, started: dt.datetime, wall: float) -> tuple[str, str]:
@@ -193,7 +256,7 @@ def build_local(task: TrainTask, runs_dir: str) -> Outcome:
             raise _disk_error(cannot, runs) from None
         raise
     try:
-        status, error = _build(task, Path(task.corpus_dir), workdir)
+        status, error = _build(task, Path(task.corpus_dir), workdir, _progress_file(runs, task.run_id))
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
@@ -227,6 +290,14 @@ def train_local(task: TrainTask, runs_dir: str) -> Outcome:
 def run_local(tasks: Sequence[TrainTask], runs_dir: Path, jobs: int, scheduler: str | None = None) -> Iterator[Outcome | str]:
     """Train ``tasks`` with ``jobs`` joblib (loky) processes; yields each run id as it is handed out,
     then each Outcome as it finishes (in any order). Runs are installed here, never in a worker."""
+    try:
+        yield from _run_local(tasks, runs_dir, jobs, scheduler)
+    finally:
+        with contextlib.suppress(OSError):  # not empty: other runs (a parallel trial's) still train
+            (runs_dir / PROGRESS_FOLDER).rmdir()
+
+
+def _run_local(tasks: Sequence[TrainTask], runs_dir: Path, jobs: int, scheduler: str | None) -> Iterator[Outcome | str]:
     if scheduler:
         raise ConfigError("`scheduler` is the address of a Dask scheduler; it needs `executor` dask")
     if jobs <= 1:
@@ -281,10 +352,13 @@ def write_folder(folder: Path, files: dict[str, bytes]) -> None:
 
 
 def _worker_corpus(fingerprint: str, files: dict[str, bytes]) -> Path:
-    """The prepared corpus rebuilt in this worker's temporary folder, once per worker process."""
+    """The prepared corpus rebuilt once per worker process, in the worker's own local directory
+    (which Dask removes when the worker closes, so no copy outlives the cluster)."""
+    from dask.distributed import get_worker
+
     path = _WORKER_CORPORA.get(fingerprint)
     if path is None or not path.is_dir():
-        path = Path(tempfile.mkdtemp(prefix=f"topics-corpus-{fingerprint[:12]}-"))
+        path = Path(tempfile.mkdtemp(prefix=f"topics-corpus-{fingerprint[:12]}-", dir=get_worker().local_directory))
         write_folder(path, files)
         _WORKER_CORPORA[fingerprint] = path
     return path
@@ -294,7 +368,7 @@ def train_remote(task: TrainTask, corpus_files: dict[str, bytes]) -> tuple[str, 
     """Train on a Dask worker; returns ``(status, error, wall seconds, run folder as bytes)``."""
     wall = time.perf_counter()
     prepared_dir = _worker_corpus(task.corpus_fingerprint, corpus_files)
-    workdir = Path(tempfile.mkdtemp(prefix=f"topics-run-{task.run_id}-"))
+    workdir = Path(tempfile.mkdtemp(prefix=f"topics-run-{task.run_id}-", dir=prepared_dir.parent))
     try:
         status, error = _build(task, prepared_dir, workdir)
         files = folder_bytes(workdir)

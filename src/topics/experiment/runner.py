@@ -9,11 +9,13 @@ Results land in ``<results>/<experiment name>/``; a lock file keeps two ``topics
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +26,7 @@ from topics._files import atomic_write
 from topics.config import ExperimentConfig
 from topics.corpus.stream import Corpus
 from topics.errors import ConfigError, RunError, TopicsError
-from topics.experiment.executors import EXECUTORS, Outcome, TrainTask, get_executor
+from topics.experiment.executors import EXECUTORS, Outcome, RunPasses, TrainTask, get_executor, read_passes
 from topics.experiment.grid import (
     RunSpec,
     expand_grid,
@@ -73,7 +75,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ExperimentProgress:
-    """A snapshot for progress displays: the phase, and runs done, running and failed out of ``total``."""
+    """A snapshot for progress displays: the phase, and runs done, running and failed out of ``total``.
+
+    ``passes`` says how far each running run's training is, for the runs that have reported a pass
+    (local executor only: Dask runs report only their end). While runs train, a snapshot comes at
+    least every ``PASSES_POLL_SECONDS``, from a second thread of this process.
+    """
 
     phase: str  # "preparing", "training", "scoring", "writing", "done"
     total: int = 0
@@ -81,6 +88,7 @@ class ExperimentProgress:
     running: int = 0
     failed: int = 0
     message: str = ""
+    passes: dict[str, RunPasses] = field(default_factory=dict)
 
 
 ProgressCallback = Callable[[ExperimentProgress], None]
@@ -355,24 +363,32 @@ def _task(spec: RunSpec, prepared: PreparedCorpus, root: Path) -> TrainTask:
     )
 
 
+#: how often the running runs' passes are read while runs train (seconds)
+PASSES_POLL_SECONDS = 1.0
+
+
 def _train(run_executor, tasks, runs_dir, jobs, scheduler, snapshot, report) -> list[Outcome]:
     runs_dir.mkdir(parents=True, exist_ok=True)
     outcomes: list[Outcome] = []
     running: set[str] = set()
+    lock = threading.Lock()  # the snapshot is shared with the thread that reads the passes
     try:
-        for item in run_executor(tasks, runs_dir, jobs, scheduler):
-            if isinstance(item, str):
-                running.add(item)
-            else:
-                running.discard(item.run_id)
-                outcomes.append(item)
-                snapshot.done += 1
-                snapshot.failed += item.status != COMPLETE
-                if item.status != COMPLETE:
-                    log.warning("run %s failed: %s", item.run_id, item.error)
-            snapshot.running = len(running)
-            snapshot.message = item if isinstance(item, str) else item.run_id
-            report(snapshot)
+        with passes_read(runs_dir, running, snapshot, report, lock):
+            for item in run_executor(tasks, runs_dir, jobs, scheduler):
+                with lock:
+                    if isinstance(item, str):
+                        running.add(item)
+                    else:
+                        running.discard(item.run_id)
+                        snapshot.passes = without_passes(snapshot.passes, {item.run_id})
+                        outcomes.append(item)
+                        snapshot.done += 1
+                        snapshot.failed += item.status != COMPLETE
+                        if item.status != COMPLETE:
+                            log.warning("run %s failed: %s", item.run_id, item.error)
+                    snapshot.running = len(running)
+                    snapshot.message = item if isinstance(item, str) else item.run_id
+                    report(snapshot)
     except TopicsError:
         raise
     except Exception as error:  # a crashed worker pool: the unfinished runs fail, the finished ones stay
@@ -380,4 +396,43 @@ def _train(run_executor, tasks, runs_dir, jobs, scheduler, snapshot, report) -> 
         for task in tasks:
             if task.run_id not in finished:
                 outcomes.append(Outcome(task.run_id, FAILED, f"{type(error).__name__}: {error}"))
+    snapshot.passes = without_passes(snapshot.passes, {task.run_id for task in tasks})
     return outcomes
+
+
+@contextlib.contextmanager
+def passes_read(runs_dir: Path, running: set[str], snapshot: ExperimentProgress, report, lock) -> Iterator[None]:
+    """While the block runs, a thread reads the running runs' passes every ``PASSES_POLL_SECONDS``
+    into ``snapshot.passes`` and reports the snapshot, so that a display moves between the ends of
+    runs (and shows the time going on during a long pass)."""
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.wait(PASSES_POLL_SECONDS):
+            with lock:
+                ids = list(running)
+            passes = read_passes(runs_dir, ids)
+            with lock:
+                if stop.is_set():
+                    return
+                mine = {run_id: passes[run_id] for run_id in passes if run_id in running}
+                snapshot.passes = {**without_passes(snapshot.passes, set(ids)), **mine}
+                try:
+                    report(snapshot)
+                except Exception:  # a display that fails must not stop the runs
+                    log.debug("progress display failed", exc_info=True)
+                    return
+
+    thread = threading.Thread(target=read, name="topics-run-passes", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def without_passes(passes: dict[str, RunPasses], run_ids: set[str]) -> dict[str, RunPasses]:
+    """A new dict, never a change in place: trials trained at once may share one snapshot, whose
+    passes a display may be reading; each ``_train`` replaces only its own runs'."""
+    return {run_id: step for run_id, step in passes.items() if run_id not in run_ids}
