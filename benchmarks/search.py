@@ -179,7 +179,9 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=10)
     parser.add_argument("--pruner", default="none", choices=["none", "median"])
     parser.add_argument("--startup-trials", type=int, default=5, help="TPE's random start-up trials")
-    parser.add_argument("--jobs", type=int, default=2, help="seeds of a trial trained at once")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="trials trained at once (1: every sampler sees the same order of results)"
+    )
     parser.add_argument("--results", type=Path, help="keep the results here (default: a temporary folder)")
     args = parser.parse_args()
 

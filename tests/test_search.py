@@ -1,5 +1,6 @@
 """Search: [search] validation, a study resumed without retraining, reproducible in a fresh process,
-refused when the file's search changed, pruned trials recorded as pruned."""
+refused when the file's search changed, pruned trials recorded as pruned; parallel trials (threads,
+two processes, Dask) with every run reproducible, and grid axes as choices of the search."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 # tiny: no lemmatisation or phrases, two passes, four trials of two seeds
 SEARCH = """\
 name = "{name}"
-
+{top}
 [corpus]
 source = "sample:lee"
 
@@ -32,6 +33,7 @@ no_below = 3
 no_above = 0.5
 lemmatize = false
 phrases = "none"
+{preprocess}
 
 [model]
 passes = 2
@@ -55,10 +57,18 @@ alpha = {{ float = [0.01, 1.0], log = true }}
 
 
 def search_file(
-    folder: Path, name: str = "lee-search", trials: int = 4, model: str = "", search: str = "", space: str = ""
+    folder: Path,
+    name: str = "lee-search",
+    trials: int = 4,
+    model: str = "",
+    search: str = "",
+    space: str = "",
+    preprocess: str = "",
+    top: str = "",
 ) -> Path:
     path = folder / f"{name}.toml"
-    path.write_text(SEARCH.format(name=name, trials=trials, model=model, search=search, space=space), encoding="utf-8")
+    text = SEARCH.format(name=name, trials=trials, model=model, search=search, space=space, preprocess=preprocess, top=top)
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -82,7 +92,15 @@ def searched(tmp_path_factory):
         ({"search": 'objective = ["c_v"]'}, "objective 'c_v' is not an evaluated measure"),
         ({"trials": 0}, "search.trials must be >= 1, got 0"),
         ({"model": "num_topics = [3, 5]"}, "[search.space] num_topics is also a grid axis in [model]"),
-        ({"model": "eta = [0.01, 0.1]"}, "[model] eta = [0.01, 0.1] is a grid axis; grids beside [search] are not supported"),
+        ({"model": "alpha = [0.1, 0.5]"}, "[search.space] alpha is also a grid axis in [model]; give it in one place"),
+        (
+            {"preprocess": 'stopwords = [["said"], ["mr"]]'},
+            "a list-valued option cannot be one; give [preprocess] stopwords one value",
+        ),
+        (
+            {"top": "seeds = [0, 1]"},
+            "seeds: a file with [search] trains seeds 0..n-1 of each trial; set [search] seeds_per_trial",
+        ),
         ({"space": "iterations = { float = [1, 3] }"}, "[search.space] iterations takes whole numbers"),
     ],
 )
@@ -253,3 +271,190 @@ def test_compare_puts_a_search_beside_a_grid(searched, tmp_path):
     shown = CliRunner().invoke(app, ["compare", *paths])
     assert shown.exit_code == 0, shown.output
     assert "nan" not in shown.output and "<NA>" not in shown.output
+
+
+# --- parallel trials, several processes, Dask; grid axes as choices --------------------------------
+
+
+def finished_and_failed(db: Path, name: str) -> tuple[int, int]:
+    states = [t.state for t in trials_of(db, name)]
+    finished = states.count(optuna.trial.TrialState.COMPLETE) + states.count(optuna.trial.TrialState.PRUNED)
+    return finished, states.count(optuna.trial.TrialState.FAIL)
+
+
+def run_folders(root: Path) -> set[str]:
+    """The run folders under ``runs/``, checking that no temporary folder (nor the running runs'
+    progress folder) is left."""
+    names = {path.name for path in (root / "runs").iterdir()}
+    assert not {name for name in names if name.startswith(".")}
+    return {name for name in names if not name.startswith(".")}
+
+
+def trial_run_ids(root: Path, config_file: Path) -> set[str]:
+    """The run folders the finished trials imply: their settings and seeds (a pruned trial's first seed)."""
+    from topics.corpus.stream import Corpus
+    from topics.experiment.grid import load_experiment_config
+    from topics.experiment.study import trial_specs
+
+    config = load_experiment_config(config_file)
+    fingerprint = Corpus(config.corpus).fingerprint()
+    ids = set()
+    for trial in trials_of(root / "search.db", config.name):
+        specs = trial_specs(config, fingerprint, trial.number, trial.params)
+        trained = 1 if trial.state == optuna.trial.TrialState.PRUNED else len(specs)
+        ids |= {spec.run_id for spec in specs[:trained]}
+    return ids
+
+
+def retrained_equal(root: Path, run_id: str, tmp_path: Path) -> bool:
+    """Train the run again in a fresh folder from its own settings and seed: the same topics?"""
+    import numpy as np
+
+    from topics.preprocessing.prepared import PreparedCorpus
+    from topics.runs.run import create_run, load_run
+
+    run = load_run(root / "runs" / run_id)
+    fresh = create_run(PreparedCorpus.load(run.prepared.path), run.config, run.seed, tmp_path / f"fresh-{run_id}")
+    return bool(np.array_equal(run.model.topic_word, fresh.model.topic_word)) and run.topics.equals(fresh.topics)
+
+
+def test_parallel_trials_give_the_runs_their_settings_imply(tmp_path):
+    from topics.experiment.study import PARALLEL, RUNNING_AT_ASK
+
+    file = search_file(tmp_path, name="lee-parallel", trials=3, search='pruner = "none"')
+    result = run_experiment(file, tmp_path / "results", jobs=2)
+    root = tmp_path / "results" / "lee-parallel"
+    assert finished_and_failed(root / "search.db", "lee-parallel") == (3, 0)
+    assert result.search.new == 3 and result.failed == 0 and result.trained == 6
+    runs = run_folders(root)
+    assert runs == trial_run_ids(root, file)  # no stray folder, no missing run
+    study = optuna.load_study(study_name="lee-parallel", storage=f"sqlite:///{root / 'search.db'}")
+    assert study.user_attrs[PARALLEL] is True
+    assert any(t.user_attrs.get(RUNNING_AT_ASK) for t in study.trials)
+    assert len({tuple(t.params.items()) for t in study.trials}) == len(study.trials)  # asked together, yet different
+    table = pd.read_csv(root / "runs.csv")
+    assert set(table["run_id"]) == runs
+    run_id = sorted(table[table["seed"] == 1]["run_id"])[0]  # trained by the pool, in a worker process
+    assert retrained_equal(root, run_id, tmp_path), run_id
+
+
+def test_two_processes_add_trials_to_one_study(tmp_path):
+    file = search_file(tmp_path, name="lee-two", trials=4)
+    file.write_text(file.read_text().replace("seeds_per_trial = 2", "seeds_per_trial = 1"))
+    command = [str(REPO / ".venv" / "bin" / "topics"), "run", str(file), "--results", str(tmp_path / "results"), "--jobs", "1"]
+    processes = [
+        subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)
+    ]
+    outputs = [process.communicate(timeout=300)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    root = tmp_path / "results" / "lee-two"
+    assert finished_and_failed(root / "search.db", "lee-two") == (4, 0)
+    runs = run_folders(root)
+    assert runs == trial_run_ids(root, file)
+    from topics.runs.run import load_run
+
+    for run_id in runs:
+        load_run(root / "runs" / run_id).verify()  # every file as its manifest's hashes say
+    again = run_experiment(file, tmp_path / "results", jobs=1)
+    assert again.trained == 0 and again.search.new == 0 and again.search.trials == 4
+    assert set(pd.read_csv(root / "runs.csv")["run_id"]) == runs
+
+
+def test_grid_axes_beside_a_search_become_choices(tmp_path):
+    file = search_file(
+        tmp_path, name="lee-axes", trials=3, model="eta = [0.01, 0.5]", preprocess="keep_n = [100000]", search='pruner = "none"'
+    )
+    file.write_text(file.read_text().replace("seeds_per_trial = 2", "seeds_per_trial = 1"))
+    result = run_experiment(file, tmp_path / "results", jobs=1)
+    root = tmp_path / "results" / "lee-axes"
+    trials = trials_of(root / "search.db", "lee-axes")
+    assert result.search.complete == 3
+    for trial in trials:
+        assert trial.distributions["eta"] == optuna.distributions.CategoricalDistribution([0.01, 0.5])
+        assert set(trial.params) == {"num_topics", "alpha", "eta", "keep_n"}
+    table = pd.read_csv(root / "runs.csv")
+    from topics.runs.run import load_run
+
+    for run_id, eta in zip(table["run_id"], table["eta"]):
+        assert load_run(root / "runs" / run_id).config.eta == eta
+        assert f"eta_{eta:g}" in run_id
+
+
+def test_dask_trains_the_trials_runs(tmp_path):
+    from dask.distributed import LocalCluster
+
+    file = search_file(tmp_path, name="lee-dask", trials=2, search='pruner = "none"')
+    file.write_text(file.read_text().replace("seeds_per_trial = 2", "seeds_per_trial = 1"))
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        result = run_experiment(file, tmp_path / "results", jobs=2, executor="dask", scheduler=cluster.scheduler_address)
+    root = tmp_path / "results" / "lee-dask"
+    assert finished_and_failed(root / "search.db", "lee-dask") == (2, 0) and result.trained == 2
+    runs = run_folders(root)
+    assert runs == trial_run_ids(root, file)
+    assert all(retrained_equal(root, run_id, tmp_path) for run_id in runs)  # a Dask worker's run, trained again here
+
+
+def test_a_damaged_database_is_refused_and_left_as_it_is(tmp_path):
+    file = search_file(tmp_path, name="lee-damaged")
+    db = tmp_path / "results" / "lee-damaged" / "search.db"
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"not a database" * 100)
+    result = CliRunner().invoke(app, ["run", str(file), "--results", str(tmp_path / "results")])
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert f"{db}: cannot open the search database" in message and "move it aside" in message
+    assert db.read_bytes() == b"not a database" * 100
+
+
+def test_a_locked_database_is_refused_and_its_trials_kept(searched, tmp_path, monkeypatch):
+    import shutil
+    import sqlite3
+
+    from topics.experiment import study
+
+    _, results, _ = searched
+    shutil.copytree(results / "lee-search", tmp_path / "results" / "lee-search")
+    db = tmp_path / "results" / "lee-search" / "search.db"
+    more = search_file(tmp_path, trials=6)  # the same search, two more trials wanted
+    monkeypatch.setattr(study, "BUSY_SECONDS", 0.2)
+    holder = sqlite3.connect(db)
+    holder.execute("BEGIN EXCLUSIVE")  # another process in the middle of a write
+    try:
+        result = CliRunner().invoke(app, ["run", str(more), "--results", str(tmp_path / "results"), "--jobs", "1"])
+    finally:
+        holder.rollback()
+        holder.close()
+    assert result.exit_code == 2, result.output
+    assert "database is locked" in " ".join(result.output.split()) and "Traceback" not in result.output
+    kept = [(t.number, t.state, t.params, t.values) for t in trials_of(db, "lee-search")]
+    assert kept == [
+        (t.number, t.state, t.params, t.values) for t in trials_of(results / "lee-search" / "search.db", "lee-search")
+    ]
+
+
+def test_only_a_search_alone_cleans_up_and_a_grid_waits_for_searches(searched, tmp_path):
+    import fcntl
+    import os
+    import shutil
+
+    from topics.errors import RunError
+
+    file, results, _ = searched
+    root = tmp_path / "results" / "lee-search"
+    shutil.copytree(results / "lee-search", root)
+    leftover = root / "runs" / ".tmp-k5-seed0-killed"
+    leftover.mkdir()
+    other = os.open(root / ".lock", os.O_RDWR)
+    fcntl.flock(other, fcntl.LOCK_SH)  # another search process is running
+    try:
+        assert run_experiment(file, tmp_path / "results", jobs=1).trained == 0
+        assert leftover.is_dir()  # it may be the other process's run in progress
+        grid = search_file(tmp_path, name="lee-search").read_text()
+        grid_file = tmp_path / "grid.toml"
+        grid_file.write_text(grid[: grid.index("[search]")].replace("[model]", "[model]\nnum_topics = [3, 5]"))
+        with pytest.raises(RunError, match="another `topics run` is using"):
+            run_experiment(grid_file, tmp_path / "results", jobs=1)
+    finally:
+        os.close(other)
+    assert run_experiment(file, tmp_path / "results", jobs=1).trained == 0
+    assert not leftover.exists()  # alone: what a killed run left is cleaned up

@@ -65,7 +65,8 @@ class SearchRange(Strict):
 
 class SearchConfig(Strict):
     """``[search]``: Bayesian optimisation (Optuna) over model and preprocessing options, each trial
-    the mean over ``seeds_per_trial`` training seeds. Checked against the experiment by
+    the mean over ``seeds_per_trial`` training seeds. List-valued ``[preprocess]``/``[model]`` options
+    beside it are choices of the search. Checked against the experiment by
     ``topics.experiment.search.check_search``."""
 
     trials: int = Field(ge=1, description="trials the study should hold; a rerun adds the missing ones")
@@ -93,8 +94,9 @@ class ExperimentConfig(Strict):
 
     In ``preprocess`` and ``model`` any option may be a list of values, which makes it a grid axis
     (a list-valued option such as ``stopwords`` takes a list of lists); ``seeds`` is the seed axis.
-    The grid is the cross product of the axes. The two sections are checked key by key against
-    ``PreprocessConfig`` and ``TrainConfig`` by ``topics.experiment.expand_grid``.
+    The grid is the cross product of the axes; beside ``[search]`` each axis is a choice of the
+    search instead. The two sections are checked key by key against ``PreprocessConfig`` and
+    ``TrainConfig`` by ``topics.experiment.expand_grid``.
     """
 
     name: str = Field(description="experiment name: the folder under the results folder")

@@ -8,11 +8,15 @@ under ``runs/`` (the trial numbers recorded in each manifest's ``search`` entry)
 ``score_experiment`` (coherence counted once per call) and reports the mean of each objective.
 
 Reproducibility: the sampler is rebuilt before every trial, seeded from ``(seed, finished trials)``,
-so the i-th finished trial's settings depend only on the file and on the trials before it; a study
-resumed after a kill proposes what an uninterrupted one would have. Trials run one after another;
-``--jobs`` trains a trial's seeds at once, which changes no result. The study itself (storage,
-fingerprint, samplers, the runs of a trial) is ``topics.experiment.study``; this module checks
-``[search]`` and runs the trials.
+so with one job the i-th finished trial's settings depend only on the file and on the trials before
+it; a study resumed after a kill proposes what an uninterrupted one would have. ``--jobs N`` runs N
+trials at once (threads sharing one pool of worker processes, or a Dask cluster), and other
+processes may add trials to the same study: then the order in which the sampler sees results
+depends on timing, while every run stays reproducible from its settings and seed. List-valued
+``[preprocess]``/``[model]`` axes beside ``[search]`` are choices of the search. The study itself
+(storage, heartbeats, locks, fingerprint, samplers, the runs of a trial) is
+``topics.experiment.study``, the trials ``topics.experiment.search_trials``; this module checks
+``[search]``, opens the study, has the trials run and writes the outputs.
 """
 
 from __future__ import annotations
@@ -21,45 +25,41 @@ import logging
 import math
 import time
 import typing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from topics.config import ExperimentConfig, PreprocessConfig, TrainConfig, validate
 from topics.corpus.stream import Corpus
 from topics.errors import ConfigError
-from topics.experiment.grid import SECTIONS, RunSpec, grid_axes, scored_measures
-from topics.experiment.results import COMPLETE, FAILED, MISSING, read_json, search_result, write_search_outputs
+from topics.experiment.executors import EXECUTORS
+from topics.experiment.grid import SECTIONS, _is_list_field, grid_axes, scored_measures
+from topics.experiment.results import search_result, write_search_outputs
 from topics.experiment.runner import (
     ExperimentProgress,
     ExperimentResult,
     ProgressCallback,
     _clean_temporary,
-    _lock,
-    _prepare,
-    _task,
-    _train,
     _write_inputs,
     plan_runs,
 )
 from topics.experiment.scoring import score_experiment
+from topics.experiment.search_trials import TrialContext, TrialPool, run_trials
 from topics.experiment.study import (
+    GUARD_SECONDS,
+    Guard,
     finished_trials,
     grid_values,
+    join_search,
     objectives,
     open_study,
-    record_trial,
-    sampler,
     search_identity,
+    search_space,
     section_of,
     study_specs,
-    suggest,
-    trial_seed,
-    trial_specs,
 )
 
 if TYPE_CHECKING:
-    import optuna
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +83,10 @@ def check_search(config: ExperimentConfig, origin: str) -> None:
     axes = grid_axes(config, origin)
     for section, section_axes in axes.items():
         for key, values in section_axes:
-            if key not in search.space:
+            if key not in search.space and _is_list_field(SECTIONS[section], key):
                 problems.append(
-                    f"{origin}: [{section}] {key} = {values!r} is a grid axis; grids beside [search] are not supported yet: "
-                    f"search it in [search.space] or give [{section}] {key} one value"
+                    f"{origin}: [{section}] {key} = {values!r}: beside [search] a grid axis becomes a choice of the "
+                    f"search, and a list-valued option cannot be one; give [{section}] {key} one value"
                 )
     for name, space in search.space.items():
         owner = section_of(name)
@@ -123,90 +123,18 @@ def check_search(config: ExperimentConfig, origin: str) -> None:
             )
     if search.objective and len(set(search.objective)) != len(search.objective):
         problems.append(f"{origin}: [search] objective lists a measure twice, got {search.objective!r}")
-    if not search.space:
+    if problems:
+        raise ConfigError("\n".join(dict.fromkeys(problems)))
+    searched = search_space(config)  # [search.space] and the grid axes, as choices
+    if not searched:
         problems.append(f"{origin}: [search.space] is empty: nothing to search; add e.g. num_topics = {{ int = [5, 50] }}")
-    elif all(space.size() == 1 for space in search.space.values()):
+    elif all(rng.size() == 1 for rng in searched.values()):
         problems.append(f"{origin}: [search.space]: every range holds a single value: nothing to search")
     if problems:
         raise ConfigError("\n".join(dict.fromkeys(problems)))
 
 
 # --- running --------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Context:
-    config: ExperimentConfig
-    root: Path
-    corpus: Corpus
-    corpus_fingerprint: str
-    jobs: int
-    run_executor: Any
-    scheduler: str | None
-    report: ProgressCallback
-    result: ExperimentResult
-
-
-def _run_specs(ctx: _Context, specs: list[RunSpec], snapshot: ExperimentProgress) -> dict[str, str]:
-    """Train the missing runs of ``specs``, score them; returns the errors by run id."""
-    measures = scored_measures(ctx.config.evaluate)
-    plan = plan_runs(specs, ctx.root, measures)
-    to_train = [p.spec for p in plan if p.status in (MISSING, FAILED)]
-    ctx.result.skipped += len(specs) - len(to_train)
-    errors: dict[str, str] = {}
-    if to_train:
-        prepared = _prepare(ctx.corpus, to_train, ctx.root, ctx.jobs, ctx.report)
-        tasks = [_task(spec, prepared[spec.corpus_key], ctx.root) for spec in to_train]
-        outcomes = _train(ctx.run_executor, tasks, ctx.root / "runs", ctx.jobs, ctx.scheduler, snapshot, ctx.report)
-        ctx.result.outcomes += outcomes
-        ctx.result.trained += sum(o.status == COMPLETE for o in outcomes)
-        ctx.result.failed += sum(o.status != COMPLETE for o in outcomes)
-        errors = {o.run_id: o.error for o in outcomes if o.status != COMPLETE}
-    score_experiment(ctx.config, ctx.root, specs, measures, errors, False)
-    return errors
-
-
-def _values(root: Path, specs: list[RunSpec], measures: list[str]) -> list[list[float]] | None:
-    """Each objective's score per run, or None when a run has no score."""
-    values = []
-    for spec in specs:
-        metrics = read_json(root / "runs" / spec.run_id / "metrics.json") or {}
-        if not all(isinstance(metrics.get(m), (int, float)) for m in measures):
-            return None
-        values.append([float(metrics[m]) for m in measures])
-    return values
-
-
-def _run_trial(ctx: _Context, study: optuna.Study, snapshot: ExperimentProgress) -> None:
-    import optuna
-    from optuna.trial import TrialState
-
-    search, measures = ctx.config.search, objectives(ctx.config)
-    assert search is not None
-    study.sampler = sampler(search, trial_seed(search.seed, len(finished_trials(study))))
-    study.pruner = optuna.pruners.MedianPruner(n_startup_trials=search.startup_trials)
-    trial = study.ask()
-    specs = trial_specs(ctx.config, ctx.corpus_fingerprint, trial.number, suggest(trial, search.space))
-    trial.set_user_attr("run_ids", [spec.run_id for spec in specs])
-    prune = search.pruner == "median" and len(measures) == 1 and len(specs) > 1
-    batches = [specs[:1], specs[1:]] if prune else [specs]
-    values: list[list[float]] = []
-    for batch in batches:
-        errors = _run_specs(ctx, batch, snapshot)
-        scores = _values(ctx.root, batch, measures)
-        if errors or scores is None:
-            trial.set_user_attr("error", "; ".join(f"{k}: {v}" for k, v in errors.items()) or "a run has no score")
-            study.tell(trial, state=TrialState.FAIL)
-            return
-        for spec in batch:
-            record_trial(ctx.root / "runs" / spec.run_id, ctx.config.name, trial.number)
-        values += scores
-        if len(measures) == 1:
-            trial.report(sum(v[0] for v in values) / len(values), step=len(values) - 1)
-        if prune and len(values) < len(specs) and trial.should_prune():
-            study.tell(trial, state=TrialState.PRUNED)
-            return
-    study.tell(trial, [sum(v[i] for v in values) / len(values) for i in range(len(measures))])
 
 
 def run_search(
@@ -236,31 +164,52 @@ def run_search(
         result.search = search_result(root, objectives(config), study, 0)
         return result
     root.mkdir(parents=True, exist_ok=True)
-    lock = _lock(root)
-    try:
-        _write_inputs(root, config, source_text)
+    guard = Guard(root / ".search.lock", timeout=GUARD_SECONDS)
+
+    def when_alone() -> None:
         _clean_temporary(root / "runs")
-        study = open_study(root, config, identity)
+        with guard():
+            study = open_study(root, config, identity)
+            assert study is not None
+            for stale in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+                study.tell(stale.number, state=optuna.trial.TrialState.FAIL)  # killed: no other process runs
+
+    with join_search(root, when_alone):  # nothing is written before: a grid may be using the folder
+        with guard():
+            _write_inputs(root, config, source_text)
+            study = open_study(root, config, identity)
         assert study is not None
-        for stale in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-            study.tell(stale.number, state=optuna.trial.TrialState.FAIL)  # killed; we hold the lock
+        (root / "runs").mkdir(exist_ok=True)
+        space = search_space(config)
         wanted = search.trials
         if search.sampler == "grid":
-            wanted = min(wanted, math.prod(len(grid_values(space)) for space in search.space.values()))
+            wanted = min(wanted, math.prod(len(grid_values(rng)) for rng in space.values()))
         before = len(finished_trials(study))
         result = ExperimentResult(root, config, [])
-        ctx = _Context(config, root, corpus, corpus_fingerprint, jobs, run_executor, scheduler, progress, result)
         snapshot = ExperimentProgress("training", total=max(0, wanted - before) * search.seeds_per_trial)
-        attempts = 0
-        while len(finished_trials(study)) < wanted and attempts < 2 * wanted:
-            attempts += 1  # a trial that fails does not count; a setting failing every time ends the loop
-            snapshot.message = f"trial {len(finished_trials(study)) + 1}/{wanted}"
-            _run_trial(ctx, study, snapshot)
+        ctx = TrialContext(
+            config,
+            root,
+            corpus,
+            corpus_fingerprint,
+            jobs,
+            space,
+            wanted,
+            progress,
+            result,
+            snapshot,
+            guard,
+            Guard(root / ".prepare.lock", timeout=-1),
+        )
+        if len(finished_trials(study)) < wanted:
+            with TrialPool(run_executor is EXECUTORS["dask"], jobs, scheduler, root / "runs") as ctx.pool:
+                run_trials(ctx, study)
         progress(ExperimentProgress("writing", total=snapshot.total, done=snapshot.done, failed=result.failed))
         specs = study_specs(config, corpus_fingerprint, study)
         measures = scored_measures(config.evaluate)
-        score_experiment(config, root, specs, measures, {}, False)
-        compared = write_search_outputs(root, config, study, specs, objectives(config))
+        with guard():  # whichever process ends writes the outputs, never two at once
+            score_experiment(config, root, specs, measures, {}, False)
+            compared = write_search_outputs(root, config, study, specs, objectives(config))
         if compared is not None:
             result.comparison, result.best_run_id = compared
         result.plan = plan_runs(specs, root, measures)
@@ -268,5 +217,3 @@ def run_search(
         result.wall_seconds = time.perf_counter() - started
         progress(ExperimentProgress("done", total=snapshot.total, done=snapshot.done, failed=result.failed))
         return result
-    finally:
-        lock.release()
