@@ -7,10 +7,12 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from helpers import invoke
+from topics.preprocessing.prepared import PreparedCorpus
 
 
 @pytest.fixture(scope="module")
@@ -217,13 +219,17 @@ def test_library_messages_name_settings_and_the_cli_names_flags(lee_prepared, le
 def test_train_progress_to_a_log_is_plain_lines(lee_prepared, tmp_path, monkeypatch):
     from topics.cli import render
 
-    monkeypatch.setattr(render, "PLAIN_INTERVAL", 0.0)  # a line per pass; 10 s apart by default
-    result = invoke("train", lee_prepared, "--out", tmp_path / "run", "-k", 3, "--seed", 1, "--passes", 3)
+    monkeypatch.setattr(render, "PLAIN_INTERVAL", 0.0)  # a line per chunk; 10 s apart by default
+    args = ("--passes", 3, "--chunksize", 100)
+    result = invoke("train", lee_prepared, "--out", tmp_path / "run", "-k", 3, "--seed", 1, *args)
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.output and "\r" not in result.output  # no control characters
     lines = [line for line in result.stderr.splitlines() if line.startswith("training gensim LDA, K=3, seed 1: ")]
-    assert lines[0].endswith(": started, 3 passes")
-    assert [line.split(": ")[1].split(",")[0] for line in lines[1:]] == ["1/3 passes", "2/3 passes", "3/3 passes"]
+    assert lines[0].endswith(": started")
+    n = PreparedCorpus.load(lee_prepared).num_docs - int(np.load(Path(lee_prepared) / "is_test.npy").sum())
+    ends = sorted({*range(100, n + 1, 100), n})
+    expected = [f"{p * n + end}/{3 * n} documents visited" for p in range(3) for end in ends]
+    assert [line.split(": ")[1].split(",")[0] for line in lines[1:]] == expected
     assert "ETA" in lines[1] and "ETA" not in lines[-1]
 
 

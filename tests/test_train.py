@@ -180,9 +180,16 @@ def test_inference_of_new_documents_is_repeatable(planted, engine):
     np.testing.assert_array_equal(first, infer_doc_topics(engine, trained.native, bow, 2))
 
 
-#: what each engine reports to ``progress`` for ``config_for(engine)``
+def documents_visited(n: int, passes: int, chunksize: int) -> list[tuple[int, int]]:
+    """gensim's reports: documents visited after each chunk and at each pass's end, of passes x n."""
+    ends = sorted({*range(chunksize, n + 1, chunksize), n})
+    return [(p * n + end, passes * n) for p in range(passes) for end in ends]
+
+
+#: what each engine reports to ``progress`` for ``config_for(engine)`` (gensim: 84 training
+#: documents, one chunk a pass)
 EXPECTED_PROGRESS = {
-    "gensim": [(i, 50) for i in range(1, 51)],  # once per pass
+    "gensim": documents_visited(84, 50, 84),
     "tomotopy": [(i, 200) for i in range(1, 201)],  # once per Gibbs sweep
     "sklearn": [(0, 1), (1, 1)],  # start and end: fit has no hook
 }
@@ -200,8 +207,17 @@ def test_progress_is_reported_and_changes_nothing(planted, engine):
         assert reported.native.callbacks is None and not hasattr(reported.native, "metrics")
 
 
+def test_gensim_reports_each_chunk_within_a_pass(planted):
+    """One pass over many chunks (the default schedule on a large corpus) still moves the display."""
+    calls: list[tuple[int, int]] = []
+    config = config_for("gensim", passes=2, chunksize=20)
+    reported = train_lda(planted, config, seed=3, progress=lambda done, total: calls.append((done, total)))
+    assert calls == documents_visited(84, 2, 20)  # 20, 40, 60, 80, 84, then 104 ... 168
+    assert fingerprint(reported.model.topic_word) == fingerprint(train_lda(planted, config, seed=3).model.topic_word)
+
+
 def test_create_run_passes_progress_to_the_engine(planted, tmp_path):
     calls: list[tuple[int, int]] = []
     run = create_run(planted, config_for("gensim", passes=4), 1, tmp_path / "run", progress=lambda *args: calls.append(args))
-    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert calls == documents_visited(84, 4, 84)
     assert run.native_model().callbacks is None

@@ -171,7 +171,9 @@ def train(
     ] = None,
     chunksize: Annotated[
         int | None,
-        typer.Option(help="documents per update; default the whole corpus"),
+        typer.Option(
+            help="documents per update; default: equal chunks of at most 2000 documents and of at most chunk_budget / K"
+        ),
     ] = None,
     workers: Annotated[
         int | None,
@@ -198,7 +200,7 @@ def train(
     prepared = PreparedCorpus.load(prepared_dir)
     description = f"training {train_config.engine} LDA, K={train_config.num_topics}, seed {seed}"
     unit = TRAINING_UNITS.get(train_config.engine, "steps")
-    total = {"gensim": train_config.passes, "sklearn": 1}
+    total: dict[str, int | None] = {"sklearn": 1}  # gensim: passes x documents, known when it starts
     total.update(dict.fromkeys(("tomotopy", "dtm"), train_config.resolved_iterations()))
     with progress_display(description, unit, total=total.get(train_config.engine), console=error_console) as update:
         run = create_run(prepared, train_config, seed, out, force=force, progress=update)
@@ -208,7 +210,7 @@ def train(
 
 
 #: what an engine reports progress in (``train_lda``'s ``progress``)
-TRAINING_UNITS = {"gensim": "passes", "tomotopy": "Gibbs sweeps", "dtm": "Gibbs sweeps", "sklearn": "fits"}
+TRAINING_UNITS = {"gensim": "documents visited", "tomotopy": "Gibbs sweeps", "dtm": "Gibbs sweeps", "sklearn": "fits"}
 
 
 def _prior(value: str | None) -> float | str | None:

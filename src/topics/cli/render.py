@@ -162,7 +162,7 @@ class PlainExperimentProgress:
     The first snapshot of a phase is written at once (after the last unwritten state of the phase
     before, so a log shows how training ended); within a phase, or when a phase comes again (each
     trial of a search prepares, then trains), at most one line every ``interval`` seconds. While
-    runs train, a line names each running run's pass (``k20-seed0 pass 2/3``), when its executor
+    runs train, a line names each running run's pass (``k20-seed0 documents 4000/6000``), when its executor
     reports passes.
     """
 

@@ -10,7 +10,7 @@ worker builds a run in its temporary folder and returns, and it exits as soon as
 (a watchdog thread), so after a ``kill -9`` of ``topics run`` no orphan keeps training or writing.
 
 A local run reports its training passes through a small file, ``runs/.tmp-progress/<run-id>.json``,
-rewritten (by a rename) after each pass and removed when the run ends; the experiment's process
+rewritten (by a rename) after each chunk or sweep and removed when the run ends; the experiment's process
 reads those files (``read_passes``) to show how far each running run is. Dask runs have no such
 channel: only their ends are seen.
 
@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from topics._cluster import dask_client
 from topics._files import atomic_write, replace_folder
 from topics.config import TrainConfig
 from topics.errors import ConfigError, RunError, unknown_name
@@ -123,12 +124,13 @@ def _disk_error(error: OSError, place: Path) -> RunError:
 #: temporary folders are, after a killed experiment)
 PROGRESS_FOLDER = ".tmp-progress"
 #: what one step of ``train_lda``'s ``progress`` is, per engine
-STEP_UNITS = {"gensim": "pass", "sklearn": "fit", "tomotopy": "sweep", "dtm": "sweep"}
+STEP_UNITS = {"gensim": "documents", "sklearn": "fit", "tomotopy": "sweep", "dtm": "sweep"}
 
 
 @dataclass(frozen=True)
 class RunPasses:
-    """How far a running run's training is: ``done`` of ``total`` steps, each a ``unit`` (pass, sweep, fit)."""
+    """How far a running run's training is: ``done`` of ``total`` steps, each a ``unit`` (documents
+    visited for gensim, Gibbs sweeps, fits)."""
 
     done: int
     total: int
@@ -375,20 +377,6 @@ def train_remote(task: TrainTask, corpus_files: dict[str, bytes]) -> tuple[str, 
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return status, error, time.perf_counter() - wall, files
-
-
-@contextlib.contextmanager
-def dask_client(scheduler: str | None, jobs: int) -> Iterator[Any]:
-    """A client of the scheduler at ``scheduler``, or of a new LocalCluster with ``jobs`` one-thread workers."""
-    from dask.distributed import Client, LocalCluster
-
-    if scheduler:
-        with Client(scheduler, timeout="30s") as client:
-            yield client
-        return
-    with LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        with Client(cluster) as client:
-            yield client
 
 
 def run_dask(tasks: Sequence[TrainTask], runs_dir: Path, jobs: int, scheduler: str | None = None) -> Iterator[Outcome | str]:

@@ -67,7 +67,7 @@ def train_lda(
     seed : int
         The seed; with one worker the same seed gives the same model.
     progress : callable, optional
-        ``progress(done, total)`` after each pass over the corpus (gensim), each Gibbs sweep
+        ``progress(done, total)`` after each chunk in documents visited, of passes x documents (gensim), each Gibbs sweep
         (tomotopy), or at the start and end (scikit-learn, ``(0, 1)`` and ``(1, 1)``). It does not
         change the model: the same seed gives the same topics with or without it.
 

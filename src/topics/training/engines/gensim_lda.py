@@ -70,23 +70,18 @@ def train(
         random_state=seed,
         eval_every=None,
     )
+    corpus = train_bow if progress is None else DocumentsVisited(train_bow, passes, chunksize, progress)
     if config.workers > 1:
         if config.alpha == "auto":
             raise ConfigError("alpha 'auto' is not available with workers > 1 (gensim LdaMulticore); use workers = 1")
         lda = LdaMulticore(
-            corpus=train_bow,
+            corpus=corpus,
             id2word=prepared.dictionary,
             workers=config.workers,
             **parameters,
         )
-        if progress is not None:
-            progress(passes, passes)  # LdaMulticore has no per-pass hook
     else:
-        callbacks = None if progress is None else [_passes_done(progress, passes)]
-        lda = LdaModel(corpus=train_bow, id2word=prepared.dictionary, callbacks=callbacks, **parameters)
-        # The reporter is no part of the model: without it the saved model is the one trained without progress.
-        lda.callbacks = None
-        lda.__dict__.pop("metrics", None)
+        lda = LdaModel(corpus=corpus, id2word=prepared.dictionary, **parameters)
     topic_word = lda.get_topics()
     doc_topics = doc_topics_of(lda, prepared.bow(), seed)
     return (
@@ -98,27 +93,29 @@ def train(
     )
 
 
-def _passes_done(progress: Callable[[int, int], None], passes: int):
-    """A gensim callback metric that calls ``progress(passes done, passes)`` at the end of each pass.
+class DocumentsVisited:
+    """The training corpus as gensim reads it, reporting ``progress(documents visited, passes x
+    documents)`` after each chunk and at the end of each pass: with one pass over a large corpus
+    (the default schedule), a per-pass report would say nothing until the model is done.
 
-    ``LdaModel.update`` calls ``get_value`` of each callback metric once a pass; the metric reads
-    nothing of the model, so training is unchanged (tested: the same topics with and without it).
-    """
-    from gensim.models.callbacks import Metric
+    It only counts what gensim reads, so the model is the one trained without it (tested)."""
 
-    class PassesDone(Metric):
-        logger = None  # neither gensim's "shell" logging nor visdom
-        title = "passes_done"
+    def __init__(self, bow, passes: int, chunksize: int, progress: Callable[[int, int], None]) -> None:
+        self.bow, self.progress, self.chunksize = bow, progress, chunksize
+        self.size = len(bow)
+        self.total, self.done = passes * self.size, 0
 
-        def __init__(self) -> None:
-            self.done = 0
+    def __len__(self) -> int:
+        return self.size
 
-        def get_value(self, **kwargs) -> int:
-            self.done += 1
-            progress(self.done, passes)
-            return self.done
-
-    return PassesDone()
+    def __iter__(self):
+        in_pass = 0
+        for document in self.bow:
+            yield document
+            in_pass += 1
+            if in_pass % self.chunksize == 0 or in_pass == self.size:
+                self.progress(self.done + in_pass, self.total)
+        self.done += in_pass
 
 
 def doc_topics_of(lda, bow: Iterable[Sequence[tuple[int, float]]], seed: int, batch: int = 4096) -> np.ndarray:
