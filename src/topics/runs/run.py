@@ -69,14 +69,14 @@ def topics_table(model: TopicModel, n: int = TOP_WORDS_SAVED) -> str:
     return out.getvalue()
 
 
-def doc_topics_table(model: TopicModel) -> str:
-    """CSV text: id, then one column per topic."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["id", *(f"topic_{k}" for k in range(model.num_topics))])
-    for doc_id, row in zip(model.doc_ids, model.doc_topics):
-        writer.writerow([doc_id, *(f"{value:.6g}" for value in row)])
-    return out.getvalue()
+def write_doc_topics(path: Path, model: TopicModel) -> None:
+    """``doc_topics.csv``: id, then one column per topic; streamed, row by row, so that a million
+    documents never become one string (half a gigabyte at K = 50)."""
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["id", *(f"topic_{k}" for k in range(model.num_topics))])
+        for doc_id, row in zip(model.doc_ids, model.doc_topics):
+            writer.writerow([doc_id, *(f"{value:.6g}" for value in row)])
 
 
 def build_run(
@@ -146,7 +146,7 @@ def write_trained(workdir: Path, trained: TrainedModel) -> None:
     trained.save_native(model_dir)
     trained.model.save(model_dir)
     (workdir / "topics.csv").write_text(topics_table(trained.model), encoding="utf-8")
-    (workdir / "doc_topics.csv").write_text(doc_topics_table(trained.model), encoding="utf-8")
+    write_doc_topics(workdir / "doc_topics.csv", trained.model)
 
 
 def create_run(

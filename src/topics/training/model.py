@@ -93,7 +93,9 @@ class TopicModel:
             raise RunError(f"{directory}: topic model files missing ({', '.join(missing)}); rerun training")
         return cls(
             topic_word=np.load(directory / "topic_word.npy", allow_pickle=False),
-            doc_topics=np.load(directory / "doc_topics.npy", allow_pickle=False),
+            # memory-mapped, read-only: D x K is the one array that grows with the corpus (400 MB
+            # at a million documents and K = 50), and scoring coherence never reads it
+            doc_topics=np.load(directory / "doc_topics.npy", mmap_mode="r", allow_pickle=False),
             vocabulary=json.loads((directory / "vocabulary.json").read_text(encoding="utf-8")),
             doc_ids=json.loads((directory / "doc_ids.json").read_text(encoding="utf-8")),
             term_frequency=np.load(directory / "term_frequency.npy", allow_pickle=False),
