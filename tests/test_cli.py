@@ -228,7 +228,10 @@ def test_train_progress_to_a_log_is_plain_lines(lee_prepared, tmp_path, monkeypa
     assert lines[0].endswith(": started")
     n = PreparedCorpus.load(lee_prepared).num_docs - int(np.load(Path(lee_prepared) / "is_test.npy").sum())
     ends = sorted({*range(100, n + 1, 100), n})
-    expected = [f"{p * n + end}/{3 * n} documents visited" for p in range(3) for end in ends]
+    total = 3 * n + PreparedCorpus.load(lee_prepared).num_docs  # the passes, then every document's topics
+    expected = [f"{p * n + end}/{total} documents visited" for p in range(3) for end in ends] + [
+        f"{total}/{total} documents visited"
+    ]
     assert [line.split(": ")[1].split(",")[0] for line in lines[1:]] == expected
     assert "ETA" in lines[1] and "ETA" not in lines[-1]
 

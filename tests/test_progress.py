@@ -79,11 +79,11 @@ def test_run_names_each_running_runs_pass_in_plain_lines(experiment):
         assert len(running) <= int(match[2]) == 2 - int(match[1])
         for item in running:
             name, done, total = re.fullmatch(r"(seed[01]) documents (\d+)/(\d+)", item).groups()
-            assert int(total) == 3 * n_train  # 3 passes
+            assert int(total) == 4 * n_train  # 3 passes, then every document's topics
             seen[name].append(int(done))
     assert any(seen.values()), "no line named a running run's progress:\n" + stderr
     assert all(
-        done == sorted(done) and min(done, default=1) > 0 and max(done, default=0) <= 3 * n_train for done in seen.values()
+        done == sorted(done) and min(done, default=1) > 0 and max(done, default=0) <= 4 * n_train for done in seen.values()
     )
     # the progress files went with their runs
     assert not (root / "runs" / ".tmp-progress").exists()
@@ -219,5 +219,7 @@ def test_a_search_names_each_running_runs_pass(tmp_path, monkeypatch):
     named = re.findall(r"running \d: ([^;]+);", result.stderr)
     steps = [item for group in named for item in group.split(", ")]
     assert steps, "no line named a running run's pass:\n" + result.stderr
-    assert all(re.fullmatch(r"k\d+-seed[01] documents \d+/900", step) for step in steps), steps  # 3 passes of 300
+    assert all(re.fullmatch(r"k\d+-seed[01] documents \d+/1200", step) for step in steps), (
+        steps
+    )  # 3 passes of 300, then inference
     assert not (tmp_path / "results" / "search-progress" / "runs" / ".tmp-progress").exists()

@@ -180,14 +180,16 @@ def test_inference_of_new_documents_is_repeatable(planted, engine):
     np.testing.assert_array_equal(first, infer_doc_topics(engine, trained.native, bow, 2))
 
 
-def documents_visited(n: int, passes: int, chunksize: int) -> list[tuple[int, int]]:
-    """gensim's reports: documents visited after each chunk and at each pass's end, of passes x n."""
+def documents_visited(n: int, passes: int, chunksize: int, n_all: int = 90) -> list[tuple[int, int]]:
+    """gensim's reports: documents visited after each chunk and at each pass's end, then after the
+    inference of all ``n_all`` documents' topics (one batch here), of passes x n + n_all."""
     ends = sorted({*range(chunksize, n + 1, chunksize), n})
-    return [(p * n + end, passes * n) for p in range(passes) for end in ends]
+    total = passes * n + n_all
+    return [(p * n + end, total) for p in range(passes) for end in ends] + [(total, total)]
 
 
 #: what each engine reports to ``progress`` for ``config_for(engine)`` (gensim: 84 training
-#: documents, one chunk a pass)
+#: documents of 90, one chunk a pass)
 EXPECTED_PROGRESS = {
     "gensim": documents_visited(84, 50, 84),
     "tomotopy": [(i, 200) for i in range(1, 201)],  # once per Gibbs sweep
@@ -212,7 +214,7 @@ def test_gensim_reports_each_chunk_within_a_pass(planted):
     calls: list[tuple[int, int]] = []
     config = config_for("gensim", passes=2, chunksize=20)
     reported = train_lda(planted, config, seed=3, progress=lambda done, total: calls.append((done, total)))
-    assert calls == documents_visited(84, 2, 20)  # 20, 40, 60, 80, 84, then 104 ... 168
+    assert calls == documents_visited(84, 2, 20)  # 20, 40, 60, 80, 84, then 104 ... 168, then 258
     assert fingerprint(reported.model.topic_word) == fingerprint(train_lda(planted, config, seed=3).model.topic_word)
 
 

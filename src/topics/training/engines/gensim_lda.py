@@ -7,12 +7,13 @@ a model trained with ``workers > 1`` is marked as not reproducible.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Sized
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from topics._files import batched
 from topics.config import TrainConfig
 from topics.errors import ConfigError
 
@@ -70,7 +71,10 @@ def train(
         random_state=seed,
         eval_every=None,
     )
-    corpus = train_bow if progress is None else DocumentsVisited(train_bow, passes, chunksize, progress)
+    every_bow = prepared.bow()
+    # progress counts the training passes and then the inference of every document's topics
+    visits = passes * num_train + len(every_bow)
+    corpus = train_bow if progress is None else DocumentsVisited(train_bow, passes, chunksize, visits, progress)
     if config.workers > 1:
         if config.alpha == "auto":
             raise ConfigError("alpha 'auto' is not available with workers > 1 (gensim LdaMulticore); use workers = 1")
@@ -83,7 +87,8 @@ def train(
     else:
         lda = LdaModel(corpus=corpus, id2word=prepared.dictionary, **parameters)
     topic_word = lda.get_topics()
-    doc_topics = doc_topics_of(lda, prepared.bow(), seed)
+    inferred = None if progress is None else (lambda done: progress(passes * num_train + done, visits))
+    doc_topics = doc_topics_of(lda, every_bow, seed, progress=inferred)
     return (
         lda,
         topic_word,
@@ -94,16 +99,17 @@ def train(
 
 
 class DocumentsVisited:
-    """The training corpus as gensim reads it, reporting ``progress(documents visited, passes x
-    documents)`` after each chunk and at the end of each pass: with one pass over a large corpus
-    (the default schedule), a per-pass report would say nothing until the model is done.
+    """The training corpus as gensim reads it, reporting ``progress(documents visited, total)``
+    after each chunk and at the end of each pass (``total``: the passes' documents and the
+    inference after them): with one pass over a large corpus (the default schedule), a per-pass
+    report would say nothing until the model is done.
 
     It only counts what gensim reads, so the model is the one trained without it (tested)."""
 
-    def __init__(self, bow, passes: int, chunksize: int, progress: Callable[[int, int], None]) -> None:
+    def __init__(self, bow, passes: int, chunksize: int, total: int, progress: Callable[[int, int], None]) -> None:
         self.bow, self.progress, self.chunksize = bow, progress, chunksize
         self.size = len(bow)
-        self.total, self.done = passes * self.size, 0
+        self.total, self.done = total, 0
 
     def __len__(self) -> int:
         return self.size
@@ -118,26 +124,31 @@ class DocumentsVisited:
         self.done += in_pass
 
 
-def doc_topics_of(lda, bow: Iterable[Sequence[tuple[int, float]]], seed: int, batch: int = 4096) -> np.ndarray:
-    """Topic distributions of ``bow`` documents (variational gamma, normalised).
+def doc_topics_of(
+    lda,
+    bow: Iterable[Sequence[tuple[int, float]]],
+    seed: int,
+    batch: int = 4096,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Topic distributions of ``bow`` documents (variational gamma, normalised), written batch by
+    batch into one D x K array (no per-batch copies to stack: at a million documents each would
+    be hundreds of MB); ``progress(documents done)`` after each batch.
 
     The E-step starts from random gammas; a fresh ``RandomState(seed)`` makes the result
     independent of whatever was drawn before (training, earlier inference).
     """
     lda.random_state = np.random.RandomState(seed)
-    rows: list[np.ndarray] = []
-    chunk: list = []
-    for doc in bow:
-        chunk.append(doc)
-        if len(chunk) == batch:
-            rows.append(lda.inference(chunk)[0])
-            chunk = []
-    if chunk:
-        rows.append(lda.inference(chunk)[0])
-    if not rows:
-        return np.zeros((0, lda.num_topics))
-    gamma = np.vstack(rows).astype(np.float64)
-    return gamma / gamma.sum(axis=1, keepdims=True)
+    documents = bow if isinstance(bow, Sized) else list(bow)
+    theta = np.empty((len(documents), lda.num_topics), dtype=np.float64)
+    done = 0
+    for chunk in batched(documents, batch):
+        gamma = lda.inference(chunk)[0].astype(np.float64)
+        theta[done : done + len(gamma)] = gamma / gamma.sum(axis=1, keepdims=True)
+        done += len(gamma)
+        if progress is not None:
+            progress(done)
+    return theta
 
 
 def save(lda, directory: Path) -> list[Path]:
