@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from topics.config import EvaluateConfig
-from topics.errors import ConfigError, unknown_name
+from topics.errors import ConfigError, RunError, unknown_name
 from topics.evaluation import coherence
 from topics.evaluation.cluster import count_reference_dask, dask_client
 from topics.evaluation.counting import DEFAULT_BLOCK_TOKENS, ReferenceCorpus, ReferenceCounts, count_reference
@@ -81,11 +81,10 @@ class Evaluation:
 class _TokenIdTexts:
     """Re-iterable token-id arrays of a prepared corpus, for the coherence engine.
 
-    ``tokens.npy`` is memory-mapped and read a block of whole documents at a time (at least
-    ``block_tokens`` tokens, as ``count_reference`` counts them), so memory holds one block, never
-    the corpus. Documents are slices of the block's plain array: slicing the memory map itself costs
-    numpy's Python-level memmap bookkeeping per document (0.6 s of a 2.2 s `topics evaluate` on
-    130,000 documents).
+    ``tokens.npy`` is read a block of whole documents at a time (at least ``block_tokens`` tokens,
+    as ``count_reference`` counts them), so memory holds one block, never the corpus. Documents are
+    slices of the block's plain array (slicing a memory map per document costs numpy's Python-level
+    memmap bookkeeping: 0.6 s of a 2.2 s `topics evaluate` on 130,000 documents).
     """
 
     def __init__(self, prepared: PreparedCorpus, block_tokens: int = DEFAULT_BLOCK_TOKENS):
@@ -106,22 +105,34 @@ class _TokenIdTexts:
 
     def blocks(self, block_tokens: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Blocks of whole documents of at least ``block_tokens`` tokens (the last fewer), each as
-        ``(token ids end to end, document lengths)``, read from the memory map without splitting
-        them into documents: what ``count_reference`` counts as one block, and a Dask worker is sent."""
+        ``(token ids end to end, document lengths)``, read from the file without splitting
+        them into documents: what ``count_reference`` counts as one block, and a Dask worker is sent.
+
+        Each block is read into its own array (a seek and a read), not sliced from a memory map:
+        pages of a map stay in the process's resident memory once touched, so counting a whole
+        reference through one would grow with the corpus."""
         path = self.prepared.path
-        tokens = np.load(path / "tokens.npy", mmap_mode="r", allow_pickle=False)
         offsets = np.load(path / "offsets.npy", allow_pickle=False)
         num_docs = len(offsets) - 1
-        if num_docs == 0:
-            yield np.zeros(0, dtype=tokens.dtype), np.zeros(0, dtype=np.int64)
-            return
-        first = 0
-        while first < num_docs:
-            last = int(np.searchsorted(offsets, offsets[first] + block_tokens, side="left"))
-            last = min(max(last, first + 1), num_docs)
-            block = np.array(tokens[offsets[first] : offsets[last]])
-            yield block, np.diff(offsets[first : last + 1]).astype(np.int64)
-            first = last
+        with (path / "tokens.npy").open("rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            _, _, dtype = read_header(handle)
+            data_start = handle.tell()
+            if num_docs == 0:
+                yield np.zeros(0, dtype=dtype), np.zeros(0, dtype=np.int64)
+                return
+            first = 0
+            while first < num_docs:
+                last = int(np.searchsorted(offsets, offsets[first] + block_tokens, side="left"))
+                last = min(max(last, first + 1), num_docs)
+                handle.seek(data_start + int(offsets[first]) * dtype.itemsize)
+                count = int(offsets[last] - offsets[first])
+                block = np.fromfile(handle, dtype=dtype, count=count)
+                if len(block) != count:
+                    raise RunError(f"{path / 'tokens.npy'}: shorter than its offsets say; prepare the corpus again")
+                yield block, np.diff(offsets[first : last + 1]).astype(np.int64)
+                first = last
 
 
 def reference_corpus(prepared: PreparedCorpus) -> ReferenceCorpus:
