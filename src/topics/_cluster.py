@@ -4,6 +4,7 @@ address, or a LocalCluster started for one step."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -42,6 +43,7 @@ def dask_client(scheduler: str | None, workers: int | None = None) -> Iterator[A
     seed = {"distributed.nanny.pre-spawn-environ.PYTHONHASHSEED": LOCAL_HASH_SEED}
     with (
         dask.config.set(seed),
+        _quiet_scheduler(),
         LocalCluster(
             n_workers=workers or os.cpu_count() or 1,
             threads_per_worker=1,
@@ -51,3 +53,16 @@ def dask_client(scheduler: str | None, workers: int | None = None) -> Iterator[A
         Client(cluster) as client,
     ):
         yield client
+
+
+@contextlib.contextmanager
+def _quiet_scheduler() -> Iterator[None]:
+    """The in-process scheduler of a LocalCluster logs its own shutdown at INFO ("Lost all
+    workers"), after the cluster has restored its log levels: not news to a user whose step ended."""
+    scheduler_log = logging.getLogger("distributed.scheduler")
+    level = scheduler_log.level
+    scheduler_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        scheduler_log.setLevel(level)
