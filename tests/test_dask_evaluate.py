@@ -87,6 +87,23 @@ def test_evaluate_on_dask_gives_identical_values(lee_run, dask_cluster):
     assert evaluate_many([lee_run], config)[0].metrics == local.metrics
 
 
+def test_dask_counting_reports_the_documents_of_each_block_as_the_local_path_does(lee_run, dask_cluster):
+    config = EvaluateConfig(measures=["c_npmi"])
+    local: list[tuple[int, int | None]] = []
+    remote: list[tuple[int, int | None]] = []
+    evaluate_many([lee_run], config, block_tokens=BLOCK, progress=lambda *call: local.append(call))
+    evaluate_many(
+        [lee_run],
+        config,
+        executor="dask",
+        scheduler=dask_cluster.scheduler_address,
+        block_tokens=BLOCK,
+        progress=lambda *call: remote.append(call),
+    )
+    assert remote == local
+    assert len(local) > 1 and local[-1] == (lee_run.prepared.num_docs, lee_run.prepared.num_docs)
+
+
 def test_a_block_that_fails_on_a_worker_fails_the_step_with_its_error(client):
     # token id 50 is outside a 3-word vocabulary: the worker's lookup raises IndexError
     reference = ReferenceCorpus([np.array([0, 1, 2]), np.array([0, 50])], ["a", "b", "c"])

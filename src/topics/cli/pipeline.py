@@ -286,8 +286,8 @@ def evaluate(
 
         document_periods(run, by_period, needed_for="there is no coherence over time")  # bad input fails before scoring
     reference_corpus = PreparedCorpus.load(reference) if reference else None
-    # the documents of the reference as coherence counts them (counted here, not on Dask)
-    counted = executor == "local" and any(m in COHERENCE_MEASURES for m in evaluate_config.measures)
+    # the documents of the reference as coherence counts them (here, or merged from the Dask workers)
+    counted = any(m in COHERENCE_MEASURES for m in evaluate_config.measures)
     with contextlib.ExitStack() as stack:
         update = None
         if counted:

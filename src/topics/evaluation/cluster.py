@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from topics._cluster import dask_client as dask_client  # where scoring opens its client
@@ -26,6 +26,7 @@ from topics.evaluation.counting import (
     ReferenceCorpus,
     ReferenceCounts,
     count_block,
+    document_total,
     plan_counts,
     reference_blocks,
 )
@@ -45,15 +46,18 @@ def count_reference_dask(
     word_sets: Iterable[Iterable[str]] | None = None,
     block_tokens: int = DEFAULT_BLOCK_TOKENS,
     client: Any,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> ReferenceCounts:
     """``count_reference`` with each block counted on a worker of ``client`` (a ``dask.distributed.Client``).
 
-    Same arguments, same checks and identical counts. A block whose task fails (the worker raised,
+    Same arguments, same checks and identical counts; ``progress`` is called as each block's counts
+    are merged. A block whose task fails (the worker raised,
     or died more often than Dask retries) raises ``RunError`` with the worker's error; the blocks
     still out are cancelled.
     """
     plan = plan_counts(reference, words, windows, counting, word_sets=word_sets, block_tokens=block_tokens)
     tally = plan.tally()
+    total = document_total(reference)
     limit = IN_FLIGHT_PER_WORKER * max(1, len(client.scheduler_info().get("workers", {})))
     pending: deque[tuple[int, Any]] = deque()
 
@@ -72,6 +76,8 @@ def count_reference_dask(
                 f"cluster: {type(error).__name__}: {error}"
             ) from error
         tally.merge(block)
+        if progress is not None:
+            progress(tally.num_docs, total)
 
     try:
         for index, (ids, lengths) in enumerate(reference_blocks(reference, block_tokens)):

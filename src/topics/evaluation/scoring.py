@@ -193,7 +193,7 @@ def evaluate_many(
         if coherence_measures and executor == "dask":
             # connected before anything is counted: an unreachable scheduler fails first
             client = stack.enter_context(dask_client(scheduler))
-            count = functools.partial(count_reference_dask, client=client)
+            count = functools.partial(count_reference_dask, client=client, progress=progress)
         if coherence_measures:
             _score_coherence(runs, config, reference, coherence_measures, evaluations, count, block_tokens)
     for run, evaluation in zip(runs, evaluations):
@@ -300,7 +300,8 @@ def evaluate(
         With ``executor="dask"``, the address of a running Dask scheduler; default a LocalCluster.
     progress : callable, optional
         ``progress(documents counted, documents)`` once per block of the reference while coherence
-        is counted (the local executor), e.g. for a progress bar; the scores do not depend on it.
+        is counted (on Dask, as each block's counts are merged), e.g. for a progress bar; the scores
+        do not depend on it.
 
     Returns
     -------
