@@ -11,7 +11,7 @@ import errno
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -28,6 +28,12 @@ app = typer.Typer(
 )
 console = Console()
 error_console = Console(stderr=True)
+
+#: ``--scheduler``, as every command with ``--executor dask`` takes it
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(help="address of a running Dask scheduler; with --executor dask and none, a LocalCluster starts"),
+]
 
 
 #: settings named in library messages (in backticks) and the flags that set them on the command line

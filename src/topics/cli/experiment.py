@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from topics.cli import app, console, error_console, reported
+from topics.cli import SchedulerOption, app, console, error_console, reported
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -122,10 +122,7 @@ def run_command(
         typer.Option("--jobs", "-j", min=1, help="runs trained at once (default: the cores)"),
     ] = None,
     executor: Annotated[str, typer.Option(help="local (joblib processes) or dask")] = "local",
-    scheduler: Annotated[
-        str | None,
-        typer.Option(help="address of a running Dask scheduler; with --executor dask and none, a LocalCluster starts"),
-    ] = None,
+    scheduler: SchedulerOption = None,
     dry_run: Annotated[
         bool,
         typer.Option("--dry-run", help="list the runs and what is already done; run nothing"),

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from topics.cli import app, console, error_console, reported
+from topics.cli import SchedulerOption, app, console, error_console, reported
 from topics.cli.render import progress_display, topics_table
 
 SourceArg = Annotated[str, typer.Argument(help="corpus folder or file, or sample:lee")]
@@ -82,10 +82,7 @@ def preprocess(
         str,
         typer.Option(help="where the corpus is tokenised: local (worker processes here) or dask (a shard on each Dask worker)"),
     ] = "local",
-    scheduler: Annotated[
-        str | None,
-        typer.Option(help="address of a running Dask scheduler; with --executor dask and none, a LocalCluster starts"),
-    ] = None,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Read a corpus, clean and tokenise it, and save a prepared corpus folder."""
     from topics.config import load_config
@@ -257,10 +254,7 @@ def evaluate(
         str,
         typer.Option(help="where coherence is counted: local (this process) or dask (the reference's blocks on Dask workers)"),
     ] = "local",
-    scheduler: Annotated[
-        str | None,
-        typer.Option(help="address of a running Dask scheduler; with --executor dask and none, a LocalCluster starts"),
-    ] = None,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Score a run's topics and write metrics.json and topic_metrics.csv into the run folder.
 

@@ -114,11 +114,10 @@ class _TokenIdTexts:
         path = self.prepared.path
         offsets = np.load(path / "offsets.npy", allow_pickle=False)
         num_docs = len(offsets) - 1
+        mapped = np.load(path / "tokens.npy", mmap_mode="r", allow_pickle=False)  # its header only: no page read
+        dtype, data_start = mapped.dtype, mapped.offset
+        del mapped
         with (path / "tokens.npy").open("rb") as handle:
-            version = np.lib.format.read_magic(handle)
-            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            _, _, dtype = read_header(handle)
-            data_start = handle.tell()
             if num_docs == 0:
                 yield np.zeros(0, dtype=dtype), np.zeros(0, dtype=np.int64)
                 return

@@ -295,8 +295,14 @@ def run_local(tasks: Sequence[TrainTask], runs_dir: Path, jobs: int, scheduler: 
     try:
         yield from _run_local(tasks, runs_dir, jobs, scheduler)
     finally:
-        with contextlib.suppress(OSError):  # not empty: other runs (a parallel trial's) still train
-            (runs_dir / PROGRESS_FOLDER).rmdir()
+        remove_progress_folder(runs_dir)
+
+
+def remove_progress_folder(runs_dir: Path) -> None:
+    """The running runs' progress folder, once empty (not empty: other runs, a parallel trial's or
+    another process's, still train)."""
+    with contextlib.suppress(OSError):
+        (runs_dir / PROGRESS_FOLDER).rmdir()
 
 
 def _run_local(tasks: Sequence[TrainTask], runs_dir: Path, jobs: int, scheduler: str | None) -> Iterator[Outcome | str]:

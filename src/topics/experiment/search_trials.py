@@ -26,7 +26,6 @@ from topics.corpus.stream import Corpus
 from topics.errors import RunError, TopicsError
 from topics.experiment.executors import (
     DISK_ERRNOS,
-    PROGRESS_FOLDER,
     Outcome,
     TrainTask,
     _exit_with_parent,
@@ -34,6 +33,7 @@ from topics.experiment.executors import (
     dask_client,
     folder_bytes,
     install_run,
+    remove_progress_folder,
     train_remote,
     write_folder,
 )
@@ -98,8 +98,7 @@ class TrialPool:
 
     def __exit__(self, *exc_info: object) -> None:
         self._stack.close()
-        with contextlib.suppress(OSError):  # not empty: another process's trials still train
-            (self.runs_dir / PROGRESS_FOLDER).rmdir()
+        remove_progress_folder(self.runs_dir)
 
     def train(self, tasks: list[TrainTask]) -> Iterator[Outcome]:
         if self._client is not None:

@@ -4,7 +4,7 @@ Each engine module has ``train(prepared, config, seed, progress=None)`` returnin
 doc_topics, reproducible, parameters)``, ``doc_topics_of(native, bow, seed)``, ``save(native,
 directory)``, ``load(directory)`` and ``heldout_bound(native, bow, seed, total_docs)`` (the per-word
 held-out log-likelihood that perplexity is computed from); ``progress(done, total)``, when given, hears
-the passes (gensim), Gibbs sweeps (tomotopy, dtm) or just start and end (scikit-learn) as they finish. ``ENGINES`` holds one row per engine,
+the documents visited after each chunk (gensim), Gibbs sweeps (tomotopy, dtm) or just start and end (scikit-learn) as they finish. ``ENGINES`` holds one row per engine,
 as gensim's ``COHERENCE_MEASURES`` holds one row per measure.
 """
 
