@@ -15,7 +15,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +26,7 @@ from topics._files import atomic_write
 from topics.config import ExperimentConfig
 from topics.corpus.stream import Corpus
 from topics.errors import ConfigError, RunError, TopicsError
+from topics.experiment.background import periodically
 from topics.experiment.executors import EXECUTORS, Outcome, RunPasses, TrainTask, get_executor, read_passes
 from topics.experiment.grid import (
     RunSpec,
@@ -400,36 +401,30 @@ def _train(run_executor, tasks, runs_dir, jobs, scheduler, snapshot, report) -> 
     return outcomes
 
 
-@contextlib.contextmanager
-def passes_read(runs_dir: Path, running: set[str], snapshot: ExperimentProgress, report, lock) -> Iterator[None]:
+def passes_read(
+    runs_dir: Path, running: set[str], snapshot: ExperimentProgress, report, lock
+) -> contextlib.AbstractContextManager[None]:
     """While the block runs, a thread reads the running runs' passes every ``PASSES_POLL_SECONDS``
     into ``snapshot.passes`` and reports the snapshot, so that a display moves between the ends of
     runs (and shows the time going on during a long pass)."""
-    stop = threading.Event()
 
-    def read() -> None:
-        while not stop.wait(PASSES_POLL_SECONDS):
-            with lock:
-                ids = list(running)
-            passes = read_passes(runs_dir, ids)
-            with lock:
-                if stop.is_set():
-                    return
-                mine = {run_id: passes[run_id] for run_id in passes if run_id in running}
-                snapshot.passes = {**without_passes(snapshot.passes, set(ids)), **mine}
-                try:
-                    report(snapshot)
-                except Exception:  # a display that fails must not stop the runs
-                    log.debug("progress display failed", exc_info=True)
-                    return
+    def read(stopped: threading.Event) -> bool:
+        with lock:
+            ids = list(running)
+        passes = read_passes(runs_dir, ids)
+        with lock:
+            if stopped.is_set():
+                return False
+            mine = {run_id: passes[run_id] for run_id in passes if run_id in running}
+            snapshot.passes = {**without_passes(snapshot.passes, set(ids)), **mine}
+            try:
+                report(snapshot)
+            except Exception:  # a display that fails must not stop the runs
+                log.debug("progress display failed", exc_info=True)
+                return False
+        return True
 
-    thread = threading.Thread(target=read, name="topics-run-passes", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+    return periodically(PASSES_POLL_SECONDS, read, "topics-run-passes")
 
 
 def without_passes(passes: dict[str, RunPasses], run_ids: set[str]) -> dict[str, RunPasses]:

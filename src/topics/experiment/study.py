@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from topics._files import atomic_write, sha256_json
 from topics.config import ExperimentConfig, PreprocessConfig, SearchConfig, SearchRange, TrainConfig
 from topics.errors import ConfigError, RunError
+from topics.experiment.background import periodically
 from topics.experiment.grid import SECTIONS, RunSpec, chosen_metric, grid_axes, preparation_key, run_hash, run_id
 from topics.experiment.results import STUDY_FILE
 from topics.experiment.statistics import LOWER_IS_BETTER
@@ -245,27 +246,19 @@ def database_errors(path: Path) -> Iterator[None]:
         ) from None
 
 
-@contextlib.contextmanager
-def heartbeat(storage: Any, trial_id: int) -> Iterator[None]:
-    """Record the trial's heartbeat every ``HEARTBEAT_SECONDS`` while the block runs, so a trial whose
-    process dies is found stale (``optuna.storages.fail_stale_trials``) instead of running for ever."""
-    stop = threading.Event()
+def heartbeat(storage: Any, trial_id: int) -> contextlib.AbstractContextManager[None]:
+    """Record the trial's heartbeat now and every ``HEARTBEAT_SECONDS`` while the block runs, so a
+    trial whose process dies is found stale (``optuna.storages.fail_stale_trials``) instead of
+    running for ever."""
 
-    def beat() -> None:
-        while not stop.wait(HEARTBEAT_SECONDS):
-            try:
-                storage.record_heartbeat(trial_id)
-            except Exception as error:  # a busy database: the next beat will do
-                log.debug("heartbeat of trial id %s: %s", trial_id, error)
+    def beat(_stopped: threading.Event) -> None:
+        try:
+            storage.record_heartbeat(trial_id)
+        except Exception as error:  # a busy database: the next beat will do
+            log.debug("heartbeat of trial id %s: %s", trial_id, error)
 
-    thread = threading.Thread(target=beat, name=f"topics-heartbeat-{trial_id}", daemon=True)
     storage.record_heartbeat(trial_id)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+    return periodically(HEARTBEAT_SECONDS, beat, f"topics-heartbeat-{trial_id}")
 
 
 class Guard:
