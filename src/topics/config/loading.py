@@ -17,17 +17,24 @@ from topics.config.sections import CorpusConfig, EvaluateConfig, PreprocessConfi
 from topics.errors import ConfigError, lookup
 
 
+def read_file_bytes(path: str | Path, expected: str, where: str = "") -> bytes:
+    """The bytes of a file the user named; a missing or unreadable file, or a folder, is one
+    ConfigError naming it, ``where`` it was named (a key, shown in brackets) and what to give."""
+    note = f" ({where})" if where else ""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file{note}; give {expected}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder{note}; give {expected}") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read ({error.strerror}){note}; give a readable file") from None
+
+
 def load_toml(path: Path) -> dict[str, Any]:
     """Read a UTF-8 TOML file (a byte-order mark is allowed); a missing or unreadable file, a folder,
     another encoding or a syntax error is a ConfigError naming the file."""
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder; give a TOML file") from None
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot be read ({error.strerror}); give a readable TOML file") from None
+    raw = read_file_bytes(path, "a TOML file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -11,6 +11,7 @@ from typing import Any
 
 from topics._files import sha256_json
 from topics.config import PreprocessConfig
+from topics.config.loading import read_file_bytes
 from topics.errors import ConfigError, CorpusError
 from topics.preprocessing.boilerplate import RULES as BOILERPLATE_RULES
 from topics.preprocessing.phrases import (
@@ -65,7 +66,7 @@ def preprocess_identity(config: PreprocessConfig) -> dict[str, Any]:
     for key in PHRASE_FILES:
         name = getattr(config, key)
         if name is not None:
-            settings[key] = hashlib.sha256(_phrase_file_bytes(name, key)).hexdigest()
+            settings[key] = hashlib.sha256(phrase_file_bytes(name, key)).hexdigest()
     return settings
 
 
@@ -85,22 +86,15 @@ def stopword_file_digests(config: PreprocessConfig) -> dict[str, str]:
 PHRASE_FILES = {"phrase_list": "the phrases to join", "phrase_blocklist": "the phrases never joined"}
 
 
-def _phrase_file_bytes(name: str, key: str) -> bytes:
-    try:
-        return Path(name).read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{name}: no such file ([preprocess] {key}, {PHRASE_FILES[key]}); give an existing file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{name}: is a folder ([preprocess] {key}); give a phrase file") from None
-    except OSError as error:
-        raise ConfigError(f"{name}: cannot be read ({error.strerror}; [preprocess] {key}); give a readable file") from None
+def phrase_file_bytes(name: str, key: str) -> bytes:
+    return read_file_bytes(name, "an existing phrase file", f"[preprocess] {key}, {PHRASE_FILES[key]}")
 
 
 def read_phrase_file(name: str, key: str, pipeline: Pipeline) -> tuple[list[ListedPhrase], int]:
     """The phrases of the file that setting ``key`` names, their words in token form
     (``token_form``), and its number of layers (a phrases.json's; 0 for a text list). One
     ConfigError names the file and line of the first bad one."""
-    raw = _phrase_file_bytes(name, key)
+    raw = phrase_file_bytes(name, key)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
