@@ -129,3 +129,17 @@ def test_topics_agree_with_bbc_categories(shared_data, tmp_path):
     assert scores["nmi"] > 0.3
     assert scores["ari"] > 0.15
     assert scores["accuracy"] > 0.7
+
+
+def test_scoring_and_the_topic_table_leave_the_document_ids_unread(lee_heldout, tmp_path):
+    """A million ids are 70 MB of Python strings: a loaded run reads doc_ids.json only when asked."""
+    from topics.cli.render import topics_table
+    from topics.runs.run import load_run
+
+    create_run(lee_heldout, TrainConfig(num_topics=4, passes=1), 0, tmp_path / "run")
+    run = load_run(tmp_path / "run")
+    evaluation = evaluate(run, EvaluateConfig(measures=["c_npmi", "u_mass", "diversity"]))
+    topics_table(run.model, topic_metrics=evaluation.topic_metrics)
+    assert "_ids" not in vars(run.model.doc_ids)  # the cached list was never made
+    ids = list(lee_heldout.doc_ids())
+    assert len(run.model.doc_ids) == 300 and run.model.doc_ids == ids and run.model.doc_ids[5] == ids[5]

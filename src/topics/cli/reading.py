@@ -38,6 +38,7 @@ def show(
     from rich.markup import escape
     from rich.table import Table
 
+    from topics.evaluation.measures import topic_shares
     from topics.reading.documents import check_topic, representative_documents
     from topics.reading.experiment_report import run_of
     from topics.reading.labels import topic_labels
@@ -61,7 +62,7 @@ def show(
         )
         return
     check_topic(run, topic)
-    share = model.doc_topics[:, topic].mean() if len(model.doc_topics) else 0.0
+    share = topic_shares(model)[topic]
     scores = "  ".join(f"{m} {values[topic]:.3f}" for m, values in metrics.items())
     console.print(
         f"[bold]topic {topic}[/]: {escape(labels[topic])}   share {share:.1%}   {scores}",

@@ -16,9 +16,8 @@ import html
 import logging
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from topics.errors import TopicsError
+from topics.evaluation.measures import topic_shares
 from topics.reading.documents import PERIODS, document_periods, representative_documents
 from topics.reading.figures import (
     figure_png,
@@ -137,7 +136,7 @@ def run_section(
     labels = topic_labels(model, run.path)
     metrics = run.topic_metrics
     measures = list(metrics)
-    share = model.doc_topics.mean(axis=0) if len(model.doc_topics) else np.zeros(model.num_topics)
+    share = topic_shares(model)
     top_ids = model.top_word_ids(words)
     trends = timeline = None
     trend_note = ""

@@ -7,7 +7,9 @@ so a run's record can be read even where its engine's pickled model is not trust
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -38,7 +40,7 @@ class TopicModel:
     topic_word: np.ndarray
     doc_topics: np.ndarray
     vocabulary: list[str]
-    doc_ids: list[str]
+    doc_ids: Sequence[str]
     term_frequency: np.ndarray
 
     @property
@@ -83,7 +85,7 @@ class TopicModel:
             np.asarray(self.term_frequency, dtype=np.int64),
         )
         (directory / "vocabulary.json").write_text(json.dumps(self.vocabulary, ensure_ascii=False), encoding="utf-8")
-        (directory / "doc_ids.json").write_text(json.dumps(self.doc_ids, ensure_ascii=False), encoding="utf-8")
+        (directory / "doc_ids.json").write_text(json.dumps(list(self.doc_ids), ensure_ascii=False), encoding="utf-8")
         return [directory / name for name in _FILES]
 
     @classmethod
@@ -97,6 +99,33 @@ class TopicModel:
             # at a million documents and K = 50), and scoring coherence never reads it
             doc_topics=np.load(directory / "doc_topics.npy", mmap_mode="r", allow_pickle=False),
             vocabulary=json.loads((directory / "vocabulary.json").read_text(encoding="utf-8")),
-            doc_ids=json.loads((directory / "doc_ids.json").read_text(encoding="utf-8")),
+            doc_ids=SavedDocumentIds(directory / "doc_ids.json"),
             term_frequency=np.load(directory / "term_frequency.npy", allow_pickle=False),
         )
+
+
+class SavedDocumentIds(Sequence[str]):
+    """The document ids of a saved model, read from ``doc_ids.json`` when first asked for: scoring
+    and the topic table never need them, and a million ids are 70 MB of Python strings."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @cached_property
+    def _ids(self) -> list[str]:
+        return json.loads(self.path.read_text(encoding="utf-8"))
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __getitem__(self, index):  # an int gives an id, a slice a list
+        return self._ids[index]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __eq__(self, other: object) -> bool:
+        return self._ids == (list(other) if isinstance(other, SavedDocumentIds) else other)
+
+    def __repr__(self) -> str:
+        return f"SavedDocumentIds({self.path})"
