@@ -112,7 +112,7 @@ def test_pipeline_caches_keep_frequent_parts_when_full(monkeypatch):
     monkeypatch.setattr(pipeline, "_tokens_of", lambda part: tokenised.update([part]) or tokens_of(part))
     assert [pipeline(text) for text in texts] == expected
     assert sum(" the " in text for text in texts) > 30 and tokenised["the"] == 1
-    assert len(pipeline._words) + len(pipeline._old_words) < 2 * max(map(len, map(str.split, texts))) + 2 * 50
+    assert len(pipeline._words.current) + len(pipeline._words.old) < 2 * max(map(len, map(str.split, texts))) + 2 * 50
 
 
 def test_capitalised_names_are_not_mangled_by_lemmas():
