@@ -184,7 +184,9 @@ class DictionaryTally:
             self.dfs = np.concatenate([self.dfs, np.zeros(grown_size - len(self.dfs), dtype=np.int64)])
         found = np.bincount(positions)
         self.cfs[: len(found)] += found
-        found = np.bincount(np.unique(docs * size + positions) % size) if size else found  # each word once a document
+        if len(positions):  # each word once a document: the distinct (document, word) pairs
+            pairs = np.sort(docs * size + positions)
+            found = np.bincount(pairs[np.r_[True, pairs[1:] != pairs[:-1]]] % size)
         self.dfs[: len(found)] += found
 
     def counts(self) -> WordCounts:

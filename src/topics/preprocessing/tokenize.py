@@ -33,7 +33,8 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from importlib import resources
-from itertools import chain
+from itertools import chain, compress, repeat
+from operator import is_
 from pathlib import Path
 
 from topics.config import PreprocessConfig
@@ -287,9 +288,7 @@ class Pipeline:
         return token
 
     def __call__(self, text: str) -> list[str]:
-        parts = self._parts(text)
-        words = self._words.filled(parts, self._tokens_of)
-        return list(chain.from_iterable(map(words.__getitem__, parts)))
+        return self._words.concatenated(self._parts(text), self._tokens_of)
 
     def token_ids(self, text: str, vocabulary: dict[str, int], words: list[str]) -> list[int]:
         """``self(text)`` as ids in ``vocabulary`` (token -> id); a token not in it is added with
@@ -309,9 +308,7 @@ class Pipeline:
                 ids.append(known)
             return tuple(ids)
 
-        parts = self._parts(text)
-        cached = self._ids.filled(parts, ids_of)
-        return list(chain.from_iterable(map(cached.__getitem__, parts)))
+        return self._ids.concatenated(self._parts(text), ids_of)
 
     def _parts(self, text: str) -> list[str]:
         # No token of TOKEN_RE spans whitespace and its one lookahead only rejects a following
@@ -354,18 +351,25 @@ class PartCache:
         self.current.clear()
         self.old.clear()
 
-    def filled(self, parts: list[str], compute: Callable[[str], tuple]) -> dict[str, tuple]:
-        """The current generation, holding every part of ``parts`` (found in the old one, or ``compute``d)."""
+    def concatenated(self, parts: list[str], compute: Callable[[str], tuple]) -> list:
+        """The values of ``parts``, one after another; a part not in the current generation is
+        carried over from the old one, or ``compute``d."""
         current = self.current
         if len(current) > CACHE_LIMIT:
             self.old, self.current = current, {}
             current = self.current
-        if missing := set(parts).difference(current):
+        # one look-up a part; the few parts not found are filled in afterwards
+        found = list(map(current.get, parts))
+        if None in found:
             known = self.old.get
-            for part in missing:
-                value = known(part)
-                current[part] = compute(part) if value is None else value
-        return current
+            for index in compress(range(len(found)), map(is_, found, repeat(None))):
+                part = parts[index]
+                value = current.get(part)  # (a part repeated in the text is computed once)
+                if value is None:
+                    value = known(part)
+                    current[part] = value = compute(part) if value is None else value
+                found[index] = value
+        return list(chain.from_iterable(found))
 
 
 def build_steps(config: PreprocessConfig, stopwords: frozenset[str]) -> list[Step]:
