@@ -1,7 +1,7 @@
 """The worker side of ``topics.preprocess``: a shard of the corpus per worker process.
 
 The corpus is cut into chunks of ``CHUNK_DOCS`` documents, chunk i going to worker i mod n. A
-``Shard`` keeps its chunks' tokens in its own scratch file and runs every later pass over that
+``Shard`` keeps its chunks' tokens (as ids of its own vocabulary) in its own scratch file and runs every later pass over that
 file (phrase layers, counting, token ids, bag-of-words), so memory grows with the vocabulary, never
 with the corpus; what a pass counts is a tally (``topics.tallies``). ``Workers``
 (``topics.preprocessing.workers``) runs the shards in processes, ``DaskWorkers``
@@ -44,7 +44,7 @@ class Shard:
 
     The per-document boilerplate rules (``topics.preprocessing.boilerplate``) run here, before
     tokenising, in parallel. With the repeated-lines rule the first pass keeps each document's
-    lines and their tokens in a scratch file (``lines``) and counts the lines on a sample; the
+    lines in a scratch file (``lines``), their token ids in another (``line-tokens``) and counts the lines on a sample; the
     token file is written by ``drop_repeated`` once the repeated lines are known."""
 
     _phrase_tally: PhraseTally | None  # set by ``end`` after a phrase pass
@@ -131,8 +131,9 @@ class Shard:
         return [list(islice(flat, length)) for length in lengths.tolist()]
 
     def _keep_lines(self, first: int, chunk: list[tuple[str, tuple[str, ...] | None]]) -> None:
-        """Per document: a line ``n<TAB>body lines<TAB>body lines removed``, its ``n`` non-blank
-        kept lines as they are, and its tokens on one line; the lines counted in the sample."""
+        """Per document: a line ``n<TAB>body lines<TAB>body lines removed`` and its ``n`` non-blank
+        kept lines as they are; its token ids to ``line-tokens``; the lines counted in the sample
+        (normalised only for the documents in it)."""
         assert self._out is not None and self._sample is not None and self.cleaner is not None, "begin() first"
         records, texts = [], []
         for offset, (text, tokens) in enumerate(chunk):
@@ -169,8 +170,9 @@ class Shard:
         return self._handover(tally)
 
     def drop_repeated(self, hashes: np.ndarray) -> WordCounts | None:
-        """The token file from the ``lines`` file, without the lines whose normalised hash is in
-        ``hashes`` (a document that loses a line is tokenised again, from the caches); what
+        """The token file from the ``line-tokens`` file, without the lines whose normalised hash is in
+        ``hashes`` (a document that loses a line is tokenised again, from the caches, its kept
+        lines read from the ``lines`` file); what
         ``end`` returns without the rule."""
         repeated = frozenset(hashes.tolist())
         tally = PhraseTally() if self._tally_kind == "phrases" else DictionaryTally()
