@@ -99,7 +99,7 @@ class Shard:
     def _tokens(self, index: int, text: str, tokens: tuple[str, ...] | None) -> list[int]:
         """A document's token ids."""
         if tokens is not None:
-            return self._ids(tokens)
+            return self._ids(tokens, index)
         if self.cleaner is None:
             return self.pipeline.token_ids(text, self.vocabulary, self.words)
         cleaned = self.cleaner(text)
@@ -107,13 +107,16 @@ class Shard:
         self.boilerplate.check(index, cleaned.body_lines, cleaned.body_removed)
         return self.pipeline.token_ids("\n".join(cleaned.lines), self.vocabulary, self.words)
 
-    def _ids(self, tokens: Iterable[str]) -> list[int]:
-        """Ids of ``tokens`` given as strings, new tokens added to the vocabulary."""
+    def _ids(self, tokens: Iterable[str], document: int | None = None) -> list[int]:
+        """Ids of ``tokens`` given as strings, new tokens added to the vocabulary (and checked to
+        be strings, those of pre-tokenised ``document``)."""
         vocabulary, words = self.vocabulary, self.words
         ids = []
-        for token in tokens:
+        for position, token in enumerate(tokens):
             known = vocabulary.get(token)
             if known is None:
+                if not isinstance(token, str):
+                    raise TypeError(f"document {document}: token {position} is {token!r}, not a string")
                 known = vocabulary[token] = len(words)
                 words.append(token)
             ids.append(known)
@@ -139,7 +142,7 @@ class Shard:
         for offset, (text, tokens) in enumerate(chunk):
             if tokens is not None:
                 records.append("0\t0\t0\n")  # no line to compare: never dropped
-                texts.append(self._ids(tokens))
+                texts.append(self._ids(tokens, first + offset))
                 continue
             cleaned = self.cleaner(text)
             self.boilerplate.add(cleaned)
