@@ -359,7 +359,7 @@ class PartCache:
             self.old, self.current = current, {}
             current = self.current
         # one look-up a part; the few parts not found are filled in afterwards
-        found = list(map(current.get, parts))
+        found: list = list(map(current.get, parts))
         if None in found:
             known = self.old.get
             for index in compress(range(len(found)), map(is_, found, repeat(None))):
