@@ -229,7 +229,9 @@ def test_a_worker_that_dies_mid_step_fails_cleanly_and_writes_nothing(tmp_path):
 def test_an_error_on_a_worker_fails_the_step_with_that_error(dask_cluster, tmp_path):
     docs = lee_documents()
     docs[10] = Document(id="ints", text="", tokens=(1, 2))  # type: ignore[arg-type]  # a worker cannot join them
-    with pytest.raises(RunError, match=r"preprocessing shard 0 on the Dask worker \S+ failed: TypeError: sequence item 0"):
+    with pytest.raises(
+        RunError, match=r"preprocessing shard 0 on the Dask worker \S+ failed: TypeError: document 10: token 0 is 1, not a string"
+    ):
         preprocess(Posts(docs), PreprocessConfig(), tmp_path / "out", executor="dask", scheduler=dask_cluster.scheduler_address)
     assert list(tmp_path.iterdir()) == []
 

@@ -6,8 +6,10 @@ import hashlib
 import json
 import unicodedata
 from collections import Counter
+from itertools import chain
 from pathlib import Path
 
+import numpy as np
 import pytest
 from gensim.corpora import Dictionary, MmCorpus
 from gensim.models.phrases import Phrases
@@ -112,7 +114,45 @@ def test_pipeline_caches_keep_frequent_parts_when_full(monkeypatch):
     monkeypatch.setattr(pipeline, "_tokens_of", lambda part: tokenised.update([part]) or tokens_of(part))
     assert [pipeline(text) for text in texts] == expected
     assert sum(" the " in text for text in texts) > 30 and tokenised["the"] == 1
-    assert len(pipeline._words) + len(pipeline._old_words) < 2 * max(map(len, map(str.split, texts))) + 2 * 50
+    assert len(pipeline._words.current) + len(pipeline._words.old) < 2 * max(map(len, map(str.split, texts))) + 2 * 50
+
+
+def test_token_ids_are_the_pipelines_tokens(monkeypatch):
+    # The ids a worker keeps (Pipeline.token_ids) spell the tokens of Pipeline.__call__, numbered in
+    # first-seen order, also while small caches turn over; another vocabulary starts afresh.
+    texts = LEE.read_text(encoding="utf-8").splitlines()
+    expected = [Pipeline(PreprocessConfig())(text) for text in texts]
+    monkeypatch.setattr(tokenize, "CACHE_LIMIT", 50)
+    pipeline = Pipeline(PreprocessConfig())
+    vocabulary: dict[str, int] = {}
+    words: list[str] = []
+    ids = [pipeline.token_ids(text, vocabulary, words) for text in texts]
+    assert [[words[i] for i in doc] for doc in ids] == expected
+    assert words == list(dict.fromkeys(chain.from_iterable(expected))) and vocabulary == {w: i for i, w in enumerate(words)}
+    other: list[str] = []
+    again = pipeline.token_ids(texts[5], {}, other)
+    assert [other[i] for i in again] == expected[5] and other == list(dict.fromkeys(expected[5]))
+
+
+def test_dictionary_tally_of_ids_is_gensims_dictionary():
+    # Lee's documents (and empty ones) in chunks, as ids of a vocabulary numbered in reverse
+    # alphabetical order: the words come out in gensim's id order, with gensim's frequencies.
+    pipeline = Pipeline(PreprocessConfig())
+    texts = [pipeline(line) for line in LEE.read_text(encoding="utf-8").splitlines()] + [[]]
+    texts.insert(10, [])
+    vocabulary = sorted(set(chain.from_iterable(texts)), reverse=True)
+    id_of = {word: index for index, word in enumerate(vocabulary)}
+    tally = tallies.DictionaryTally()
+    for start in range(0, len(texts), 128):
+        chunk = texts[start : start + 128]
+        lengths = np.array([len(tokens) for tokens in chunk], dtype=np.int32)
+        tally.add(lengths, np.array([id_of[t] for t in chain.from_iterable(chunk)], dtype=np.int32), vocabulary)
+    counts = tally.counts()
+    reference = Dictionary(texts)
+    assert counts.words == sorted(reference.token2id, key=reference.token2id.__getitem__)
+    assert counts.cfs.tolist() == [reference.cfs[i] for i in range(len(reference))]
+    assert counts.dfs.tolist() == [reference.dfs[i] for i in range(len(reference))]
+    assert counts.num_docs == len(texts) and sum(counts.new_words_per_chunk) == len(reference)
 
 
 def test_capitalised_names_are_not_mangled_by_lemmas():

@@ -68,17 +68,22 @@ class LineSample:
         self._pending: dict[int, list[np.ndarray]] = {}
         self._pending_size = 0
 
-    def add(self, index: int, lines: set[str]) -> None:
-        """The distinct normalised non-blank lines of document ``index``."""
+    def sampled(self, index: int) -> bool:
+        """Whether document ``index`` is in the sample, as far as the documents up to it tell
+        (``add`` counts only those: normalising the lines of the others is wasted work)."""
         self.seen = max(self.seen, index + 1)
         if math.ceil(self.seen / 2**self.level) > self.limit:
             self.level = sample_level(self.seen, self.limit)
             for level in [level for level in (*self.counts, *self._pending) if level < self.level]:
                 self.counts.pop(level, None)
                 self._pending.pop(level, None)
-        level = _level(index)
-        if level < self.level or not lines:
+        return _level(index) >= self.level
+
+    def add(self, index: int, lines: set[str]) -> None:
+        """The distinct normalised non-blank lines of document ``index``."""
+        if not self.sampled(index) or not lines:
             return
+        level = _level(index)
         self._pending.setdefault(level, []).append(np.fromiter(map(hash, lines), dtype=np.int64, count=len(lines)))
         self._pending_size += len(lines)
         if self._pending_size > PENDING_HASHES:

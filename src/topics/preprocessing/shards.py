@@ -1,7 +1,7 @@
 """The worker side of ``topics.preprocess``: a shard of the corpus per worker process.
 
 The corpus is cut into chunks of ``CHUNK_DOCS`` documents, chunk i going to worker i mod n. A
-``Shard`` keeps its chunks' tokens in its own scratch file and runs every later pass over that
+``Shard`` keeps its chunks' tokens (as ids of its own vocabulary) in its own scratch file and runs every later pass over that
 file (phrase layers, counting, token ids, bag-of-words), so memory grows with the vocabulary, never
 with the corpus; what a pass counts is a tally (``topics.tallies``). ``Workers``
 (``topics.preprocessing.workers``) runs the shards in processes, ``DaskWorkers``
@@ -10,10 +10,10 @@ with the corpus; what a pass counts is a tally (``topics.tallies``). ``Workers``
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, islice, repeat
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 import numpy as np
 
@@ -37,12 +37,14 @@ CHUNK_DOCS = 128  # every chunk but the last has exactly this many documents
 
 class Shard:
     """Chunks ``index``, ``index + count``, ... of the corpus, held by one worker in its own
-    scratch files: tokens (one document a line, tokens separated by one space), and at the end
-    token ids, document lengths and Matrix Market lines, chunk after chunk.
+    scratch files: tokens, as ids of the shard's own vocabulary (per chunk, its documents' lengths
+    then their ids, int32; ``vocabulary`` maps a token to its id, ``words`` an id to its token),
+    and at the end the prepared corpus's token ids and document lengths, chunk after chunk.
+    Tokens are strings only where phrases are counted and joined.
 
     The per-document boilerplate rules (``topics.preprocessing.boilerplate``) run here, before
     tokenising, in parallel. With the repeated-lines rule the first pass keeps each document's
-    lines and their tokens in a scratch file (``lines``) and counts the lines on a sample; the
+    lines in a scratch file (``lines``), their token ids in another (``line-tokens``) and counts the lines on a sample; the
     token file is written by ``drop_repeated`` once the repeated lines are known."""
 
     _phrase_tally: PhraseTally | None  # set by ``end`` after a phrase pass
@@ -65,6 +67,9 @@ class Shard:
         self.boilerplate = BoilerplateCounts()
         self._sample: LineSample | None = None
         self._output_starts: list[list[int]] = []  # documents and token ids before each chunk's outputs
+        self.vocabulary: dict[str, int] = {}  # token -> id, in first-seen order
+        self.words: list[str] = []  # id -> token
+        self._ids_out: BinaryIO | None = None
 
     def path(self, name: str) -> Path:
         return self.folder / f"{name}-{self.index}"
@@ -73,9 +78,10 @@ class Shard:
         self._tally_kind = tally
         if self.repeated:
             self._out = self.path("lines").open("w", encoding="utf-8", newline="\n")
+            self._ids_out = self.path("line-tokens").open("wb")
             self._sample = LineSample(self.pipeline.config.repeated_sample)
             return
-        self._out = self.path("tokens-0").open("w", encoding="utf-8", newline="\n")
+        self._ids_out = self.path("tokens-0").open("wb")
         self._tally = PhraseTally() if tally == "phrases" else DictionaryTally()
 
     def tokenize(self, chunk: list[tuple[str, tuple[str, ...] | None]]) -> int:
@@ -85,45 +91,78 @@ class Shard:
             self._keep_lines(first, chunk)
         else:
             texts = [self._tokens(first + offset, text, tokens) for offset, (text, tokens) in enumerate(chunk)]
-            self._write(texts)
             assert self._tally is not None, "begin() first"
-            self._tally.add(texts)
+            self._add(self._tally, *self._write(texts))
         self.chunk_sizes.append(len(chunk))
         return len(chunk)
 
-    def _tokens(self, index: int, text: str, tokens: tuple[str, ...] | None) -> list[str]:
+    def _tokens(self, index: int, text: str, tokens: tuple[str, ...] | None) -> list[int]:
+        """A document's token ids."""
         if tokens is not None:
-            return list(tokens)
+            return self._ids(tokens, index)
         if self.cleaner is None:
-            return self.pipeline(text)
+            return self.pipeline.token_ids(text, self.vocabulary, self.words)
         cleaned = self.cleaner(text)
         self.boilerplate.add(cleaned)
         self.boilerplate.check(index, cleaned.body_lines, cleaned.body_removed)
-        return self.pipeline("\n".join(cleaned.lines))
+        return self.pipeline.token_ids("\n".join(cleaned.lines), self.vocabulary, self.words)
+
+    def _ids(self, tokens: Iterable[str], document: int | None = None) -> list[int]:
+        """Ids of ``tokens`` given as strings, new tokens added to the vocabulary (and checked to
+        be strings, those of pre-tokenised ``document``)."""
+        vocabulary, words = self.vocabulary, self.words
+        ids = []
+        for position, token in enumerate(tokens):
+            known = vocabulary.get(token)
+            if known is None:
+                if not isinstance(token, str):
+                    raise TypeError(f"document {document}: token {position} is {token!r}, not a string")
+                known = vocabulary[token] = len(words)
+                words.append(token)
+            ids.append(known)
+        return ids
+
+    def _add(self, tally: PhraseTally | DictionaryTally, lengths: np.ndarray, ids: np.ndarray) -> None:
+        if isinstance(tally, DictionaryTally):
+            tally.add(lengths, ids, self.words)
+        else:
+            tally.add(self._texts(lengths, ids))
+
+    def _texts(self, lengths: np.ndarray, ids: np.ndarray) -> list[list[str]]:
+        """A chunk's documents as lists of token strings."""
+        flat = iter(map(self.words.__getitem__, ids.tolist()))
+        return [list(islice(flat, length)) for length in lengths.tolist()]
 
     def _keep_lines(self, first: int, chunk: list[tuple[str, tuple[str, ...] | None]]) -> None:
-        """Per document: a line ``n<TAB>body lines<TAB>body lines removed``, its ``n`` non-blank
-        kept lines as they are, and its tokens on one line; the lines counted in the sample."""
+        """Per document: a line ``n<TAB>body lines<TAB>body lines removed`` and its ``n`` non-blank
+        kept lines as they are; its token ids to ``line-tokens``; the lines counted in the sample
+        (normalised only for the documents in it)."""
         assert self._out is not None and self._sample is not None and self.cleaner is not None, "begin() first"
-        records = []
+        records, texts = [], []
         for offset, (text, tokens) in enumerate(chunk):
             if tokens is not None:
-                records.append(f"0\t0\t0\n{' '.join(tokens)}\n")  # no line to compare: never dropped
+                records.append("0\t0\t0\n")  # no line to compare: never dropped
+                texts.append(self._ids(tokens, first + offset))
                 continue
             cleaned = self.cleaner(text)
             self.boilerplate.add(cleaned)
             lines = [line for line in cleaned.lines if line.strip()]  # (a blank line has no tokens)
-            self._sample.add(first + offset, {normalise_line(line) for line in lines})
+            if self._sample.sampled(first + offset):
+                self._sample.add(first + offset, {normalise_line(line) for line in lines})
             records.append(f"{len(lines)}\t{cleaned.body_lines}\t{cleaned.body_removed}\n")
             records.extend(line + "\n" for line in lines)
-            records.append(" ".join(self.pipeline("\n".join(lines))) + "\n")
+            texts.append(self.pipeline.token_ids("\n".join(lines), self.vocabulary, self.words))
         self._out.write("".join(records))
+        self._write(texts)
 
     def end(self) -> WordCounts | dict | None:
         """Word counts (or nothing: phrase counts stay here); with the repeated-lines rule, this
         shard's ``LineSample`` counts instead, the token file waiting for ``drop_repeated``."""
-        assert self._out is not None, "begin() first"
-        self._out.close()
+        assert self._out is not None or self._ids_out is not None, "begin() first"
+        for handle in (self._out, self._ids_out):
+            if handle is not None:
+                handle.close()
+        self._out = self._ids_out = None
         if self.repeated:  # the caches stay: drop_repeated tokenises the documents that lose lines again
             assert self._sample is not None
             sample, self._sample = self._sample, None
@@ -134,8 +173,9 @@ class Shard:
         return self._handover(tally)
 
     def drop_repeated(self, hashes: np.ndarray) -> WordCounts | None:
-        """The token file from the ``lines`` file, without the lines whose normalised hash is in
-        ``hashes`` (a document that loses a line is tokenised again, from the caches); what
+        """The token file from the ``line-tokens`` file, without the lines whose normalised hash is in
+        ``hashes`` (a document that loses a line is tokenised again, from the caches, its kept
+        lines read from the ``lines`` file); what
         ``end`` returns without the rule."""
         repeated = frozenset(hashes.tolist())
         tally = PhraseTally() if self._tally_kind == "phrases" else DictionaryTally()
@@ -143,28 +183,31 @@ class Shard:
         lines_path = self.path("lines")
         with (
             lines_path.open(encoding="utf-8", newline="\n") as handle,
-            self.path("tokens-0").open("w", encoding="utf-8", newline="\n") as self._out,
+            self.path("tokens-0").open("wb") as self._ids_out,
         ):
-            for chunk, size in enumerate(self.chunk_sizes):
+            for chunk, (lengths, ids) in enumerate(self._id_chunks("line-tokens")):
                 first = (self.index + self.count * chunk) * CHUNK_DOCS
-                texts = []
-                for offset in range(size):
+                retokenised: dict[int, list[int]] = {}  # offset in the chunk -> the document's ids without its repeated lines
+                for offset in range(len(lengths)):
                     n_lines, body_lines, body_removed = map(int, next(handle).split("\t"))
                     lines = [line[:-1] for line in islice(handle, n_lines)]
-                    words = next(handle)[:-1]
                     normals = [normalise_line(line) for line in lines] if repeated else []
                     removed = [normal for normal in normals if hash(normal) in repeated]
                     if removed:
                         kept = (line for line, normal in zip(lines, normals, strict=True) if hash(normal) not in repeated)
-                        tokens = self.pipeline("\n".join(kept))
-                    else:
-                        tokens = words.split(" ") if words else []
+                        retokenised[offset] = self.pipeline.token_ids("\n".join(kept), self.vocabulary, self.words)
                     counts.add_repeated(removed)
                     counts.check(first + offset, body_lines, body_removed + len(removed))
-                    texts.append(tokens)
-                self._write(texts)
-                tally.add(texts)
+                if retokenised:
+                    documents = np.split(ids, np.cumsum(lengths)[:-1])
+                    for offset, tokens in retokenised.items():
+                        documents[offset] = np.array(tokens, dtype=np.int32)
+                    lengths = np.fromiter(map(len, documents), dtype=np.int32, count=len(documents))
+                    ids = np.concatenate(documents)
+                self._write_arrays(lengths, ids)
+                self._add(tally, lengths, ids)
         lines_path.unlink()
+        self.path("line-tokens").unlink()
         self.pipeline.forget()
         return self._handover(tally)
 
@@ -288,25 +331,42 @@ class Shard:
         keep.sort(key=strings.__getitem__)
         return [strings[index] for index in keep], scores[keep]
 
-    def _write(self, texts: list[list[str]]) -> None:
-        assert self._out is not None, "begin() first"
-        self._out.write("".join(" ".join(tokens) + "\n" for tokens in texts))
+    def _write(self, documents: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """One chunk's documents' token ids to the current token file; returns their lengths and ids."""
+        lengths = np.fromiter(map(len, documents), dtype=np.int32, count=len(documents))
+        ids = np.fromiter(chain.from_iterable(documents), dtype=np.int32, count=int(lengths.sum()))
+        self._write_arrays(lengths, ids)
+        return lengths, ids
+
+    def _write_arrays(self, lengths: np.ndarray, ids: np.ndarray) -> None:
+        assert self._ids_out is not None, "begin() first"
+        self._ids_out.write(lengths.astype("<i4", copy=False).tobytes())
+        self._ids_out.write(ids.astype("<i4", copy=False).tobytes())
+
+    def _id_chunks(self, name: str | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Per chunk of a token file (the current generation's by default): its documents' lengths and token ids."""
+        with self.path(name or f"tokens-{self.generation}").open("rb") as handle:
+            for size in self.chunk_sizes:
+                lengths = np.frombuffer(handle.read(4 * size), dtype="<i4")
+                yield lengths, np.frombuffer(handle.read(4 * int(lengths.sum())), dtype="<i4")
 
     def _chunks(self) -> Iterator[list[list[str]]]:
-        with self.path(f"tokens-{self.generation}").open(encoding="utf-8", newline="\n") as handle:
-            for size in self.chunk_sizes:
-                yield [line[:-1].split(" ") if line != "\n" else [] for line in islice(handle, size)]
+        for lengths, ids in self._id_chunks():
+            yield self._texts(lengths, ids)
 
     def join_phrases(self, layer: dict, tally: str) -> WordCounts | None:
         """The next generation of the token file: the phrases of ``layer`` joined."""
         joiner = PhraseJoiner(layer)
         counts = PhraseTally() if tally == "phrases" else DictionaryTally()
         old = self.path(f"tokens-{self.generation}")
-        with self.path(f"tokens-{self.generation + 1}").open("w", encoding="utf-8", newline="\n") as self._out:
+        with self.path(f"tokens-{self.generation + 1}").open("wb") as self._ids_out:
             for texts in self._chunks():
                 joined = [joiner(tokens) for tokens in texts]
-                self._write(joined)
-                counts.add(joined)
+                lengths, ids = self._write([self._ids(tokens) for tokens in joined])
+                if isinstance(counts, DictionaryTally):
+                    counts.add(lengths, ids, self.words)
+                else:
+                    counts.add(joined)
         self.generation += 1
         old.unlink()
         return self._handover(counts)
@@ -316,18 +376,17 @@ class Shard:
 
     def write_token_files(self, token2id: dict[str, int]) -> list[tuple[int, int]]:
         """Token ids and document lengths of each chunk, to two files. Returns per chunk: documents, token ids."""
-        get = token2id.get
+        output_ids = np.fromiter(map(token2id.get, self.words, repeat(-1)), dtype=np.int64, count=len(self.words))
         facts = []
         with self.path("ids").open("wb") as ids_out, self.path("lengths").open("wb") as lengths_out:
-            for texts in self._chunks():
-                flat = list(chain.from_iterable(texts))
-                ids = np.fromiter(map(get, flat, repeat(-1)), dtype=np.int64, count=len(flat))
-                docs = np.repeat(np.arange(len(texts)), [len(tokens) for tokens in texts])
+            for lengths, local_ids in self._id_chunks():
+                ids = output_ids[local_ids]
+                docs = np.repeat(np.arange(len(lengths)), lengths)
                 keep = ids >= 0
                 ids, docs = ids[keep], docs[keep]
                 ids.astype("<i4").tofile(ids_out)
-                np.bincount(docs, minlength=len(texts)).astype("<i8").tofile(lengths_out)
-                facts.append((len(texts), len(ids)))
+                np.bincount(docs, minlength=len(lengths)).astype("<i8").tofile(lengths_out)
+                facts.append((len(lengths), len(ids)))
         self._output_starts = np.cumsum([(0, 0), *facts], axis=0).tolist()
         return facts
 

@@ -147,46 +147,53 @@ class PhraseTally:
 class DictionaryTally:
     """Document and collection frequencies over one worker's chunks, by word, and the words in the
     order gensim's ``Dictionary`` would number them: per document the new words sorted, documents
-    in order. Each word is a string once (a key of ``index``, in that order); counts are arrays
-    by position."""
+    in order. The chunks come as token ids of the worker's vocabulary (``Shard``); counts are
+    arrays by position in that order."""
 
     def __init__(self):
-        self.index: dict[str, int] = {}  # word -> position, in first-seen order
+        self.words: list[str] = []  # in gensim's order
+        self.positions = np.full(1024, -1, dtype=np.int64)  # token id -> position in words; -1: not seen yet
         self.new_words_per_chunk: list[int] = []
         self.cfs = np.zeros(1024, dtype=np.int64)
         self.dfs = np.zeros(1024, dtype=np.int64)
         self.num_docs = 0
 
-    def add(self, texts: list[list[str]]) -> None:
-        index, before = self.index, len(self.index)
-        in_documents: list[str] = []  # each document's distinct words
-        for tokens in texts:
-            unique = set(tokens)
-            # (index is an exact dict: set.difference looks each word up; with a dict subclass
-            # such as Counter it would walk the whole dict instead)
-            if new := unique.difference(index):
-                for word in sorted(new):
-                    index[word] = len(index)
-            in_documents.extend(unique)
-        self.new_words_per_chunk.append(len(index) - before)
-        self.num_docs += len(texts)
-        if len(index) > len(self.cfs):
-            size = max(len(index), 2 * len(self.cfs))
-            self.cfs = np.concatenate([self.cfs, np.zeros(size - len(self.cfs), dtype=np.int64)])
-            self.dfs = np.concatenate([self.dfs, np.zeros(size - len(self.dfs), dtype=np.int64)])
-        for counts, words in (
-            (self.cfs, chain.from_iterable(texts)),
-            (self.dfs, in_documents),
-        ):
-            ids = np.fromiter(map(index.__getitem__, words), dtype=np.int64)
-            found = np.bincount(ids)
-            counts[: len(found)] += found
+    def add(self, lengths: np.ndarray, ids: np.ndarray, vocabulary: list[str]) -> None:
+        """One chunk: its documents' lengths and their token ids, one after another, in
+        ``vocabulary`` (id -> token)."""
+        if len(vocabulary) > len(self.positions):
+            grown = np.full(max(len(vocabulary), 2 * len(self.positions)), -1, dtype=np.int64)
+            grown[: len(self.positions)] = self.positions
+            self.positions = grown
+        docs = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+        positions = self.positions[ids]
+        before = len(self.words)
+        if (new := positions < 0).any():
+            new_ids, first = np.unique(ids[new], return_index=True)
+            # the documents are in order along ``ids``, so a word's first occurrence is in its first document
+            firsts = sorted(zip(docs[new][first].tolist(), map(vocabulary.__getitem__, new_ids.tolist()), new_ids.tolist()))
+            self.positions[[token_id for _, _, token_id in firsts]] = np.arange(before, before + len(firsts))
+            self.words.extend(word for _, word, _ in firsts)
+            positions = self.positions[ids]
+        self.new_words_per_chunk.append(len(self.words) - before)
+        self.num_docs += len(lengths)
+        size = len(self.words)
+        if size > len(self.cfs):
+            grown_size = max(size, 2 * len(self.cfs))
+            self.cfs = np.concatenate([self.cfs, np.zeros(grown_size - len(self.cfs), dtype=np.int64)])
+            self.dfs = np.concatenate([self.dfs, np.zeros(grown_size - len(self.dfs), dtype=np.int64)])
+        found = np.bincount(positions)
+        self.cfs[: len(found)] += found
+        if len(positions):  # each word once a document: the distinct (document, word) pairs
+            pairs = np.sort(docs * size + positions)
+            found = np.bincount(pairs[np.r_[True, pairs[1:] != pairs[:-1]]] % size)
+        self.dfs[: len(found)] += found
 
     def counts(self) -> WordCounts:
         """What the main process needs: the words in order, and their counts trimmed."""
-        size = len(self.index)
+        size = len(self.words)
         return WordCounts(
-            list(self.index),
+            self.words,
             self.new_words_per_chunk,
             self.cfs[:size].copy(),
             self.dfs[:size].copy(),

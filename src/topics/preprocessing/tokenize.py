@@ -33,7 +33,8 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from importlib import resources
-from itertools import chain
+from itertools import chain, compress, repeat
+from operator import is_
 from pathlib import Path
 
 from topics.config import PreprocessConfig
@@ -262,16 +263,19 @@ class Pipeline:
         self.steps = build_steps(config, self.stopwords)
         self._cache: dict[str, str] = {}  # raw token -> output token, "" if dropped
         self._old_cache: dict[str, str] = {}
-        self._words: dict[str, tuple[str, ...]] = {}  # whitespace-separated part -> output tokens
-        self._old_words: dict[str, tuple[str, ...]] = {}
+        self._words = PartCache()  # whitespace-separated part -> output tokens
+        self._ids = PartCache()  # part -> ids of its output tokens in ``_vocabulary``
+        self._vocabulary: dict[str, int] | None = None
 
     def __reduce__(self):
         return (Pipeline, (self.config, self.stopwords))
 
     def forget(self) -> None:
         """Empty the caches (they fill again as needed)."""
-        for generation in (self._cache, self._old_cache, self._words, self._old_words):
+        for generation in (self._cache, self._old_cache):
             generation.clear()
+        self._words.clear()
+        self._ids.clear()
 
     def token(self, raw: str) -> str | None:
         """The output for one raw token from ``TOKEN_RE``, or None if a step drops it."""
@@ -284,23 +288,36 @@ class Pipeline:
         return token
 
     def __call__(self, text: str) -> list[str]:
-        form = self.config.unicode_normalization
-        if form != "none" and not unicodedata.is_normalized(form, text):
-            text = unicodedata.normalize(form, text)
-        words = self._words
-        if len(words) > CACHE_LIMIT:
-            self._old_words, self._words = words, {}
-            words = self._words
+        return self._words.concatenated(self._parts(text), self._tokens_of)
+
+    def token_ids(self, text: str, vocabulary: dict[str, int], words: list[str]) -> list[int]:
+        """``self(text)`` as ids in ``vocabulary`` (token -> id); a token not in it is added with
+        the next id, ``len(words)``, and appended to ``words`` (id -> token). The ids of a part are
+        remembered, as its tokens are, for one vocabulary at a time (another empties the cache)."""
+        if vocabulary is not self._vocabulary:
+            self._ids.clear()
+            self._vocabulary = vocabulary
+
+        def ids_of(part: str) -> tuple[int, ...]:
+            ids = []
+            for token in self._tokens_of(part):
+                known = vocabulary.get(token)
+                if known is None:
+                    known = vocabulary[token] = len(words)
+                    words.append(token)
+                ids.append(known)
+            return tuple(ids)
+
+        return self._ids.concatenated(self._parts(text), ids_of)
+
+    def _parts(self, text: str) -> list[str]:
         # No token of TOKEN_RE spans whitespace and its one lookahead only rejects a following
         # letter or digit, so a text's tokens are those of its whitespace-separated parts, one
         # after another; parts repeat, and each distinct part is tokenised once per process.
-        parts = text.split()
-        if missing := set(parts).difference(words):
-            known = self._old_words.get
-            for part in missing:
-                tokens = known(part)
-                words[part] = self._tokens_of(part) if tokens is None else tokens
-        return list(chain.from_iterable(map(words.__getitem__, parts)))
+        form = self.config.unicode_normalization
+        if form != "none" and not unicodedata.is_normalized(form, text):
+            text = unicodedata.normalize(form, text)
+        return text.split()
 
     def _tokens_of(self, part: str) -> tuple[str, ...]:
         cache = self._cache
@@ -318,6 +335,41 @@ class Pipeline:
             if token:
                 out.append(token)
         return tuple(out)
+
+
+class PartCache:
+    """What ``Pipeline`` remembers of whitespace-separated parts, in two generations of at most
+    ``CACHE_LIMIT`` entries (see ``Pipeline``)."""
+
+    __slots__ = ("current", "old")
+
+    def __init__(self):
+        self.current: dict[str, tuple] = {}
+        self.old: dict[str, tuple] = {}
+
+    def clear(self) -> None:
+        self.current.clear()
+        self.old.clear()
+
+    def concatenated(self, parts: list[str], compute: Callable[[str], tuple]) -> list:
+        """The values of ``parts``, one after another; a part not in the current generation is
+        carried over from the old one, or ``compute``d."""
+        current = self.current
+        if len(current) > CACHE_LIMIT:
+            self.old, self.current = current, {}
+            current = self.current
+        # one look-up a part; the few parts not found are filled in afterwards
+        found: list = list(map(current.get, parts))
+        if None in found:
+            known = self.old.get
+            for index in compress(range(len(found)), map(is_, found, repeat(None))):
+                part = parts[index]
+                value = current.get(part)  # (a part repeated in the text is computed once)
+                if value is None:
+                    value = known(part)
+                    current[part] = value = compute(part) if value is None else value
+                found[index] = value
+        return list(chain.from_iterable(found))
 
 
 def build_steps(config: PreprocessConfig, stopwords: frozenset[str]) -> list[Step]:
