@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from helpers import lee_experiment
 from topics.cli import app
 from topics.config import ExperimentConfig
 from topics.errors import ConfigError, RunError
@@ -42,28 +43,10 @@ measures = ["c_npmi", "u_mass"]
 topn = 10
 """
 
-# a quick variant: no lemmatisation or phrases (faster to prepare), two passes
-SMALL = """\
-name = "{name}"
-seeds = [0, 1]
 
-[corpus]
-source = "sample:lee"
-
-[preprocess]
-no_below = 3
-no_above = 0.5
-lemmatize = false
-phrases = "none"
-
-[model]
-num_topics = {k}
-passes = {passes}
-
-[evaluate]
-measures = ["c_npmi", "u_mass"]
-topn = 10
-"""
+def small(name: str, k: object, passes: int) -> str:
+    """A quick variant of the issue's file: no lemmatisation or phrases."""
+    return lee_experiment(name, f"num_topics = {k}\npasses = {passes}", measures='["c_npmi", "u_mass"]', evaluate="topn = 10")
 
 
 def write(path: Path, text: str) -> Path:
@@ -238,7 +221,7 @@ def test_same_experiment_same_ids_and_topics_on_dask(issue_experiment, tmp_path)
 
 
 def test_a_failing_run_is_recorded_and_the_others_go_on(tmp_path):
-    file = write(tmp_path / "fail.toml", SMALL.format(name="fail", k="[2, 100000]", passes=1))
+    file = write(tmp_path / "fail.toml", small("fail", "[2, 100000]", 1))
     result = run_experiment(file, tmp_path / "results", jobs=1)
     assert (result.trained, result.failed) == (2, 2)
     runs = load_experiment(result.path).runs
@@ -255,7 +238,7 @@ def test_a_failing_run_is_recorded_and_the_others_go_on(tmp_path):
 def test_a_second_run_on_the_same_folder_stops_with_a_clear_message(tmp_path):
     from filelock import FileLock
 
-    file = write(tmp_path / "lock.toml", SMALL.format(name="locked", k=2, passes=1))
+    file = write(tmp_path / "lock.toml", small("locked", 2, 1))
     (tmp_path / "results" / "locked").mkdir(parents=True)
     with FileLock(tmp_path / "results" / "locked" / ".lock"):
         with pytest.raises(RunError, match=r"another `topics run` is using .*locked \(lock file"):
@@ -264,7 +247,7 @@ def test_a_second_run_on_the_same_folder_stops_with_a_clear_message(tmp_path):
 
 
 def test_killed_sweep_never_looks_complete_and_resumes(tmp_path):
-    file = write(tmp_path / "kill.toml", SMALL.format(name="kill", k="[4, 6, 8]", passes=12))
+    file = write(tmp_path / "kill.toml", small("kill", "[4, 6, 8]", 12))
     topics = Path(sys.executable).with_name("topics")
     process = subprocess.Popen(
         [str(topics), "run", str(file), "--jobs", "2", "--results", str(tmp_path / "results")], cwd=tmp_path
@@ -290,7 +273,7 @@ def test_killed_sweep_never_looks_complete_and_resumes(tmp_path):
 
 
 def test_cli_dry_run_lists_runs_and_writes_nothing(tmp_path):
-    file = write(tmp_path / "dry.toml", SMALL.format(name="dry", k="[2, 3]", passes=1))
+    file = write(tmp_path / "dry.toml", small("dry", "[2, 3]", 1))
     result = CliRunner().invoke(app, ["run", str(file), "--dry-run", "--results", str(tmp_path / "r")])
     assert result.exit_code == 0, result.output
     assert "4 missing" in result.output and "k2-seed0-" in result.output

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import invoke
+from helpers import invoke, lee_experiment
 from topics.cli import render
 from topics.cli.render import PlainExperimentProgress
 from topics.evaluation import coherence
@@ -21,26 +21,7 @@ from topics.experiment.executors import RunPasses, _passes_writer, read_passes
 from topics.experiment.runner import ExperimentProgress
 from topics.preprocessing import PreparedCorpus
 
-EXPERIMENT = """\
-name = "progress"
-seeds = [0, 1]
-
-[corpus]
-source = "sample:lee"
-
-[preprocess]
-no_below = 3
-no_above = 0.5
-lemmatize = false
-phrases = "none"
-
-[model]
-num_topics = 5
-passes = 3
-
-[evaluate]
-measures = ["c_npmi"]
-"""
+EXPERIMENT = lee_experiment("progress", "num_topics = 5\npasses = 3")
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # anything but tab and newline
 

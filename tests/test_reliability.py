@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import invoke, runner
+from helpers import invoke, lee_experiment, runner
 from topics.cli import app
 from topics.config import load_config
 from topics.errors import ConfigError, RunError
@@ -124,30 +124,14 @@ def test_case_03_metrics_record_a_relative_reference_path(run_copy):
 
 # --- case 4: a plots/ symlink out of the results folder is refused --------------------------------
 
-SMALL_EXPERIMENT = """\
-name = "{name}"
-seeds = [0]
 
-[corpus]
-source = "sample:lee"
-
-[preprocess]
-no_below = 3
-lemmatize = false
-phrases = "none"
-
-[model]
-num_topics = {k}
-passes = 1
-
-[evaluate]
-measures = ["u_mass"]
-"""
+def small_experiment(name: str, k: object) -> str:
+    return lee_experiment(name, f"num_topics = {k}\npasses = 1", seeds="[0]", measures='["u_mass"]')
 
 
 def test_case_04_a_plots_symlink_out_of_the_results_folder_is_refused(tmp_path):
     file = tmp_path / "small.toml"
-    file.write_text(SMALL_EXPERIMENT.format(name="small", k=2))
+    file.write_text(small_experiment("small", 2))
     outside = tmp_path / "outside"
     outside.mkdir()
     (tmp_path / "results" / "small").mkdir(parents=True)
@@ -270,7 +254,7 @@ def test_case_16_a_toml_file_with_a_bom_is_read(tmp_path):
     path.write_bytes(b"\xef\xbb\xbf[model]\nnum_topics = 7\n")
     assert load_config(path, "model").num_topics == 7
     experiment = tmp_path / "experiment.toml"
-    experiment.write_bytes(b"\xef\xbb\xbf" + SMALL_EXPERIMENT.format(name="bom", k=2).encode())
+    experiment.write_bytes(b"\xef\xbb\xbf" + small_experiment("bom", 2).encode())
     result = runner.invoke(app, ["run", str(experiment), "--results", str(tmp_path / "results"), "--dry-run"])
     assert result.exit_code == 0, result.output
 
@@ -280,7 +264,7 @@ def test_case_16_a_toml_file_with_a_bom_is_read(tmp_path):
 
 def test_case_26_run_exits_1_when_a_run_failed(tmp_path):
     file = tmp_path / "fail.toml"
-    file.write_text(SMALL_EXPERIMENT.format(name="fail", k="[2, 100000]"))
+    file.write_text(small_experiment("fail", "[2, 100000]"))
     result = invoke("run", file, "--results", tmp_path / "results")
     assert result.exit_code == 1, result.output
     assert "1 of 2 runs failed" in result.output
@@ -404,7 +388,7 @@ def test_case_28_no_info_log_lines_without_verbose(lee_run, tmp_path):
     prepared = lee_run.parent / "prepared"
     assert "INFO" not in topics("train", prepared, "--out", tmp_path / "run", "-k", 2, "--passes", 1)
     file = tmp_path / "small.toml"
-    file.write_text(SMALL_EXPERIMENT.format(name="small", k=2))
+    file.write_text(small_experiment("small", 2))
     assert "INFO" not in topics("run", file, "--results", tmp_path / "results", "--jobs", 2)
     assert "INFO gensim" in topics("-v", "train", prepared, "--out", tmp_path / "run-v", "-k", 2, "--passes", 1)
 
@@ -447,7 +431,7 @@ def test_case_15_disk_full_while_running_an_experiment(tmp_path, monkeypatch):
     import topics.runs.run
 
     file = tmp_path / "small.toml"
-    file.write_text(SMALL_EXPERIMENT.format(name="small", k=2))
+    file.write_text(small_experiment("small", 2))
     monkeypatch.setattr(topics.runs.run, "write_trained", _no_space)
     result = runner.invoke(app, ["run", str(file), "--results", str(tmp_path / "results"), "--jobs", "1"])
     assert result.exit_code == 2, result.output
@@ -461,7 +445,7 @@ def test_case_15_a_read_only_results_folder(tmp_path, monkeypatch):
     import os
 
     file = tmp_path / "small.toml"
-    file.write_text(SMALL_EXPERIMENT.format(name="small", k=2))
+    file.write_text(small_experiment("small", 2))
     results = tmp_path / "results"
     results.mkdir()
     real_mkdir, real_open = os.mkdir, os.open
@@ -509,9 +493,7 @@ def test_case_29_workers_die_with_a_killed_run(tmp_path, signal_name):
 
     file = tmp_path / "kill.toml"
     file.write_text(
-        SMALL_EXPERIMENT.format(name="kill", k=5)
-        .replace("seeds = [0]", "seeds = [0, 1, 2, 3, 4, 5]")
-        .replace("passes = 1", "passes = 40")
+        small_experiment("kill", 5).replace("seeds = [0]", "seeds = [0, 1, 2, 3, 4, 5]").replace("passes = 1", "passes = 40")
     )
     results = tmp_path / "results"
     process = subprocess.Popen(

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from helpers import lee_experiment
 from topics.cli import app
 from topics.errors import ConfigError
 from topics.experiment.runner import run_experiment
@@ -23,25 +24,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 # tiny: no lemmatisation or phrases, two passes, four trials of two seeds
 SEARCH = """\
-name = "{name}"
-{top}
-[corpus]
-source = "sample:lee"
-
-[preprocess]
-no_below = 3
-no_above = 0.5
-lemmatize = false
-phrases = "none"
-{preprocess}
-
-[model]
-passes = 2
-{model}
-
-[evaluate]
-measures = ["c_npmi"]
-
 [search]
 trials = {trials}
 seed = 1
@@ -67,7 +49,8 @@ def search_file(
     top: str = "",
 ) -> Path:
     path = folder / f"{name}.toml"
-    text = SEARCH.format(name=name, trials=trials, model=model, search=search, space=space, preprocess=preprocess, top=top)
+    rest = SEARCH.format(trials=trials, search=search, space=space)
+    text = lee_experiment(name, f"passes = 2\n{model}", seeds=None, top=top, preprocess=preprocess, rest=rest)
     path.write_text(text, encoding="utf-8")
     return path
 
