@@ -12,7 +12,9 @@ every seed:
 * ``topics-defaults``: ``topics preprocess`` + ``topics train`` with the package's defaults, through
   the command line found at ``--topics-bin``; training CPU from the run's ``manifest.json``;
 * each ``--candidate NAME=file.toml``: the same, with the file's ``[preprocess]`` section passed to
-  ``topics preprocess --config`` and its ``[model]`` section to ``topics train --config``.
+  ``topics preprocess --config`` and its ``[model]`` section to ``topics train --config`` (a file
+  without ``[preprocess]`` trains on the defaults' prepared corpus). Runs are reused by NAME: give a
+  changed file a new NAME.
 
 Scores (top 10 words by probability, gensim's ``CoherenceModel``, c_npmi and c_v):
 
@@ -170,7 +172,8 @@ def topics_cli(topics_bin: str, args: list[str], log: Path) -> None:
 
 def prepare(topics_bin: str, name: str, pipeline: str, config: dict, workdir: Path, processes: int) -> Path:
     source, options = corpus_source(name, workdir)
-    out = workdir / name / "prepared" / pipeline
+    # a candidate without a [preprocess] section trains on the defaults' prepared corpus
+    out = workdir / name / "prepared" / (pipeline if config.get("preprocess") else "topics-defaults")
     if not (out / "prepared.json").is_file():
         out.parent.mkdir(parents=True, exist_ok=True)
         if config.get("preprocess"):

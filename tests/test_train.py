@@ -4,6 +4,7 @@ settings are validated, and a missing tomotopy says how to install it."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from topics.corpus.stream import read_corpus
 from topics.errors import ConfigError, TopicsError
 from topics.preprocessing.prepare import preprocess
 from topics.runs.run import create_run, load_run
+from topics.training.engines.gensim_lda import schedule
 from topics.training.train import infer_doc_topics, train_lda
 
 GROUPS = [[f"{name}{i}" for i in range(8)] for name in ("river", "planet", "violin")]
@@ -136,6 +138,43 @@ def test_engine_parameters_are_resolved(planted):
     assert tomotopy.parameters["iterations"] == 20 and tomotopy.parameters["workers"] == 1
     gensim = train_lda(planted, TrainConfig(num_topics=3, passes=1), seed=0)
     assert gensim.parameters["iterations"] == 10 and gensim.parameters["chunksize"] == 84
+
+
+@pytest.mark.parametrize(
+    "num_docs, num_topics, expected",
+    [
+        (300, 20, (20, 300)),  # Lee: 20 passes at most, the whole corpus one chunk
+        (2_225, 50, (20, 1_113)),  # BBC: two equal chunks of at most 2000
+        (18_846, 20, (16, 1_885)),  # 20 Newsgroups: 300,000 visits, ten equal chunks
+        (100_000, 50, (3, 2_000)),
+        (1_000_000, 20, (1, 2_000)),
+        (1_000_000, 200, (1, 500)),  # a chunk holds at most chunk_budget / K documents
+    ],
+)
+def test_default_schedule(num_docs, num_topics, expected):
+    assert schedule(TrainConfig(num_topics=num_topics), num_docs) == expected
+
+
+def test_given_passes_and_chunksize_win_over_the_schedule():
+    assert schedule(TrainConfig(num_topics=50, passes=7, chunksize=64), 300) == (7, 64)
+    assert schedule(TrainConfig(num_topics=50, passes=7), 2_225) == (7, 1_113)
+
+
+@pytest.mark.parametrize("num_topics, offset", [(5, 16.0), (20, 16.0), (30, 8.0), (40, 4.0), (50, 2.0), (60, 1.0), (500, 1.0)])
+def test_default_offset_halves_with_every_ten_topics_above_twenty(num_topics, offset):
+    assert TrainConfig(num_topics=num_topics).resolved_offset() == pytest.approx(offset)
+    assert TrainConfig(num_topics=num_topics, offset=3.0).resolved_offset() == 3.0
+
+
+def test_default_offset_falls_smoothly_with_the_number_of_topics():
+    offsets = [TrainConfig(num_topics=k).resolved_offset() for k in range(1, 80)]
+    assert all(a >= b for a, b in itertools.pairwise(offsets))
+    assert max(a / b for a, b in itertools.pairwise(offsets)) < 1.1  # no step such as 16 to 1
+
+
+def test_the_resolved_offset_reaches_gensim(planted):
+    assert train_lda(planted, TrainConfig(num_topics=3, passes=1), seed=0).parameters["offset"] == 16.0
+    assert train_lda(planted, TrainConfig(num_topics=3, passes=1, offset=4.0), seed=0).parameters["offset"] == 4.0
 
 
 def test_tomotopy_with_several_workers_is_marked_not_reproducible(planted):

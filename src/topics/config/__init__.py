@@ -11,8 +11,9 @@ from topics.config.loading import EXPERIMENT_KEYS, SECTIONS, load_config, load_t
 from topics.config.messages import ERROR_MESSAGES, error_model, format_validation_error
 from topics.config.sections import (
     DEFAULT_ITERATIONS,
-    SMALL_K,
-    SMALL_K_OFFSET,
+    FEW_TOPICS,
+    FEW_TOPICS_OFFSET,
+    OFFSET_HALVING_TOPICS,
     CorpusConfig,
     CorpusFormat,
     Engine,
@@ -29,8 +30,9 @@ __all__ = [
     "EXPERIMENT_KEYS",
     "EXPERIMENT_NAME_PATTERN",
     "SECTIONS",
-    "SMALL_K",
-    "SMALL_K_OFFSET",
+    "FEW_TOPICS",
+    "FEW_TOPICS_OFFSET",
+    "OFFSET_HALVING_TOPICS",
     "CorpusConfig",
     "CorpusFormat",
     "Engine",

@@ -181,8 +181,9 @@ def files_relative_to(file_data: dict[str, Any], base: Path) -> dict[str, Any]:
 
 Engine = Literal["gensim", "sklearn", "tomotopy", "dtm"]
 
-#: the default offset (tau_0) is SMALL_K_OFFSET up to SMALL_K topics and 1 above (docs/defaults.md)
-SMALL_K, SMALL_K_OFFSET = 30, 16.0
+#: the default offset (tau_0) is FEW_TOPICS_OFFSET up to FEW_TOPICS topics, halves with every
+#: OFFSET_HALVING_TOPICS more and is 1 from 60 topics on (docs/defaults.md)
+FEW_TOPICS, FEW_TOPICS_OFFSET, OFFSET_HALVING_TOPICS = 20, 16.0, 10
 
 #: the engine's own number of iterations when ``iterations`` is not given (see docs/engines.md)
 DEFAULT_ITERATIONS = {"gensim": 10, "sklearn": 10, "tomotopy": 1000, "dtm": 300}
@@ -204,7 +205,7 @@ class TrainConfig(Strict):
     passes: int | None = Field(
         None,
         ge=1,
-        description="passes over the corpus (gensim); default: 300,000 document visits in all, between 1 and 30 passes",
+        description="passes over the corpus (gensim); default: 300,000 document visits in all, between 1 and 20 passes",
     )
     iterations: int | None = Field(
         None,
@@ -232,7 +233,7 @@ class TrainConfig(Strict):
     offset: float | None = Field(
         None,
         ge=1.0,
-        description="gensim offset (tau_0); sklearn online learning_offset; default 16 up to 30 topics, 1 above",
+        description="gensim offset (tau_0); sklearn online learning_offset; default 16 up to 20 topics, halving with every 10 more (2 at 50), 1 from 60",
     )
     workers: int = Field(
         1,
@@ -283,10 +284,13 @@ class TrainConfig(Strict):
         return self.iterations or DEFAULT_ITERATIONS[self.engine]
 
     def resolved_offset(self) -> float:
-        """``offset``, or the default: 16 up to 30 topics, 1 above (docs/defaults.md)."""
+        """``offset``, or the default: 16 up to 20 topics, halving with every 10 more topics
+        (8 at 30, 2 at 50) down to 1 from 60 (docs/defaults.md). A large offset damps the first
+        updates: more coherent topics with few topics, topics that stay alike with many."""
         if self.offset is not None:
             return self.offset
-        return SMALL_K_OFFSET if self.num_topics <= SMALL_K else 1.0
+        excess = max(0, self.num_topics - FEW_TOPICS)
+        return max(1.0, FEW_TOPICS_OFFSET * 2.0 ** (-excess / OFFSET_HALVING_TOPICS))
 
 
 Measure = Literal[

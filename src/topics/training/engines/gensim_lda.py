@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 
 #: the default schedule visits about this many documents in all (passes x training documents) ...
 DOCUMENT_VISITS = 300_000
-#: ... in at least 1 and at most this many passes
-MAX_DEFAULT_PASSES = 30
+#: ... in at least 1 and at most this many passes: twice the tutorial's 10, each pass no dearer
+#: than one of its (10 E-step iterations at most against gensim's 50), keeps a small corpus's
+#: training within about twice the tutorial's CPU (docs/defaults.md)
+MAX_DEFAULT_PASSES = 20
 #: and updates the model after chunks of at most this many documents
 MAX_CHUNK_DOCS = 2000
 
