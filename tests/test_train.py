@@ -143,7 +143,9 @@ def test_engine_parameters_are_resolved(planted):
 @pytest.mark.parametrize(
     "num_docs, num_topics, expected",
     [
-        (300, 20, (20, 300)),  # Lee: 20 passes at most, the whole corpus one chunk
+        (300, 20, (30, 300)),  # Lee: 30 passes at most up to 33 topics, the whole corpus one chunk
+        (300, 50, (20, 300)),  # and at most 1000 / K passes above
+        (300, 1_000, (1, 300)),
         (2_225, 50, (20, 1_113)),  # BBC: two equal chunks of at most 2000
         (18_846, 20, (16, 1_885)),  # 20 Newsgroups: 300,000 visits, ten equal chunks
         (100_000, 50, (3, 2_000)),

@@ -205,7 +205,7 @@ class TrainConfig(Strict):
     passes: int | None = Field(
         None,
         ge=1,
-        description="passes over the corpus (gensim); default: 300,000 document visits in all, between 1 and 20 passes",
+        description="passes over the corpus (gensim); default: 300,000 document visits in all, between 1 and min(30, 1000 / K) passes",
     )
     iterations: int | None = Field(
         None,

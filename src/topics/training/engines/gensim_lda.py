@@ -23,10 +23,11 @@ if TYPE_CHECKING:
 
 #: the default schedule visits about this many documents in all (passes x training documents) ...
 DOCUMENT_VISITS = 300_000
-#: ... in at least 1 and at most this many passes: twice the tutorial's 10, each pass no dearer
-#: than one of its (10 E-step iterations at most against gensim's 50), keeps a small corpus's
-#: training within about twice the tutorial's CPU (docs/defaults.md)
-MAX_DEFAULT_PASSES = 20
+#: ... in at least 1 and at most this many passes, and at most TOPIC_PASSES / K: 30 up to 33
+#: topics, 20 at 50, 10 at 100. A pass costs in proportion to K, so a small corpus's training
+#: stays within about twice the tutorial's CPU at every K (30 passes cost Lee 2.1 times the
+#: tutorial at K = 50) while keeping the coherence 30 passes give at K = 20 (docs/defaults.md)
+MAX_DEFAULT_PASSES, TOPIC_PASSES = 30, 1000
 #: and updates the model after chunks of at most this many documents
 MAX_CHUNK_DOCS = 2000
 
@@ -42,7 +43,8 @@ def schedule(config: TrainConfig, num_docs: int) -> tuple[int, int]:
     equal in size, so no small last chunk gets a whole update's weight.
     """
     num_docs = max(num_docs, 1)
-    passes = config.passes or min(MAX_DEFAULT_PASSES, max(1, round(DOCUMENT_VISITS / num_docs)))
+    most = max(1, min(MAX_DEFAULT_PASSES, TOPIC_PASSES // config.num_topics))
+    passes = config.passes or min(most, max(1, round(DOCUMENT_VISITS / num_docs)))
     if config.chunksize:
         return passes, config.chunksize
     largest = max(1, min(MAX_CHUNK_DOCS, config.chunk_budget // config.num_topics))
