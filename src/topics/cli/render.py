@@ -46,7 +46,7 @@ def topics_table(
     measures = list(metrics)
     for measure in measures:
         table.add_column(measure, justify="right")
-    share = model.doc_topics.mean(axis=0) if len(model.doc_topics) else np.zeros(model.num_topics)
+    share = model.topic_shares()
     for k, ids in enumerate(model.top_word_ids(words)):
         row = [str(k)]
         if labels:

@@ -7,12 +7,14 @@ so a run's record can be read even where its engine's pickled model is not trust
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from topics._files import NpyRowWriter, mapped_npy_file, row_blocks
 from topics.errors import ConfigError, RunError, unknown_name
 
 Ranking = Literal["probability", "relevance"]
@@ -25,6 +27,9 @@ _FILES = (
     "term_frequency.npy",
 )
 
+#: rows of ``doc_topics`` read or written at once (a few MB at K = 100)
+DOC_TOPIC_BLOCK_ROWS = 8192
+
 
 @dataclass(frozen=True)
 class TopicModel:
@@ -33,6 +38,10 @@ class TopicModel:
     ``topic_word`` is K x V, each row a distribution over ``vocabulary``;
     ``doc_topics`` is D x K, each row a distribution over topics, for ``doc_ids``;
     ``term_frequency`` is the corpus count of each vocabulary word (for relevance ranking).
+
+    ``doc_topics`` may be a read-only memory map of its ``.npy`` file (as loading a run or training
+    into a run folder gives it): ``doc_topic_blocks`` and ``topic_shares`` read it a block at a time,
+    so a pass over it never holds the D x K matrix in memory.
     """
 
     topic_word: np.ndarray
@@ -44,6 +53,17 @@ class TopicModel:
     @property
     def num_topics(self) -> int:
         return int(self.topic_word.shape[0])
+
+    def doc_topic_blocks(self, rows: int = DOC_TOPIC_BLOCK_ROWS):
+        """The rows of ``doc_topics``, ``rows`` at a time (from the file, when it is a memory map)."""
+        return row_blocks(self.doc_topics, rows)
+
+    def topic_shares(self) -> np.ndarray:
+        """Each topic's mean weight over the documents (zeros when there are none), summed a block at a time."""
+        total = np.zeros(self.num_topics, dtype=np.float64)
+        for block in self.doc_topic_blocks():
+            total += block.sum(axis=0)
+        return total / len(self.doc_topics) if len(self.doc_topics) else total
 
     def top_word_ids(self, n: int, ranking: Ranking = "probability", relevance_lambda: float = 0.6) -> np.ndarray:
         """K x n word ids, best first.
@@ -74,10 +94,7 @@ class TopicModel:
             directory / "topic_word.npy",
             np.ascontiguousarray(self.topic_word, dtype=np.float64),
         )
-        np.save(
-            directory / "doc_topics.npy",
-            np.ascontiguousarray(self.doc_topics, dtype=np.float64),
-        )
+        self._save_doc_topics(directory / "doc_topics.npy")
         np.save(
             directory / "term_frequency.npy",
             np.asarray(self.term_frequency, dtype=np.int64),
@@ -85,6 +102,22 @@ class TopicModel:
         (directory / "vocabulary.json").write_text(json.dumps(self.vocabulary, ensure_ascii=False), encoding="utf-8")
         (directory / "doc_ids.json").write_text(json.dumps(self.doc_ids, ensure_ascii=False), encoding="utf-8")
         return [directory / name for name in _FILES]
+
+    def _save_doc_topics(self, path: Path) -> None:
+        """``doc_topics`` as ``np.save`` writes it, a block of rows at a time (through a temporary
+        file: the rows may be read from ``path`` itself); nothing to do when ``doc_topics`` is the
+        memory map of that very file (a model trained straight into its run folder)."""
+        mapped = mapped_npy_file(self.doc_topics)
+        if mapped is not None and path.exists() and os.path.samefile(mapped, path):
+            return
+        partial = path.with_name(f".{path.name}.partial")
+        try:
+            with NpyRowWriter(partial, tuple(np.shape(self.doc_topics)), np.float64) as out:
+                for block in self.doc_topic_blocks():
+                    out.write(block)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
 
     @classmethod
     def load(cls, directory: Path) -> TopicModel:
