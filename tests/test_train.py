@@ -128,6 +128,17 @@ def test_run_folder_is_the_same_for_every_engine(planted, engine, tmp_path):
     assert list(inferred.argmax(axis=1)) == [expected[g] for g in labels]
 
 
+@pytest.mark.parametrize("engine", ALL_ENGINES)
+def test_document_topics_written_to_a_file_are_those_held_in_memory(planted, engine, tmp_path):
+    in_memory = train_lda(planted, config_for(engine), seed=4).model
+    written = train_lda(planted, config_for(engine), seed=4, doc_topics_file=tmp_path / "doc_topics.npy").model
+    assert type(in_memory.doc_topics) is np.ndarray and isinstance(written.doc_topics, np.memmap)
+    assert not written.doc_topics.flags.writeable
+    assert written.doc_topics.shape == (planted.num_docs, 3) and np.array_equal(written.doc_topics, in_memory.doc_topics)
+    np.save(tmp_path / "in_memory.npy", in_memory.doc_topics)
+    assert (tmp_path / "doc_topics.npy").read_bytes() == (tmp_path / "in_memory.npy").read_bytes()
+
+
 def test_engine_parameters_are_resolved(planted):
     sklearn = train_lda(planted, TrainConfig(engine="sklearn", num_topics=4, alpha="symmetric"), seed=0)
     assert sklearn.parameters["doc_topic_prior"] == 0.25 and sklearn.parameters["max_iter"] == 10

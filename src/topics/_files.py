@@ -192,7 +192,10 @@ class NpyRows:
         import numpy as np
 
         self.path = Path(path)
-        mapped = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        try:
+            mapped = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        except ValueError as error:  # a truncated file: the map would reach past its end
+            raise ValueError(f"{self.path}: not a readable .npy file ({error})") from None
         if not mapped.flags.c_contiguous:
             raise ValueError(f"{self.path}: stored in Fortran order; rows cannot be read in blocks")
         self.shape: tuple[int, ...] = tuple(int(n) for n in mapped.shape)
@@ -219,6 +222,8 @@ class NpyRows:
         import numpy as np
 
         count = max(0, last - first)
+        if count == 0 or self.row_bytes == 0:
+            return np.empty((count, *self.shape[1:]), dtype=self.dtype)
         self._handle.seek(self.offset + first * self.row_bytes)
         flat = np.fromfile(self._handle, dtype=self.dtype, count=count * self.row_bytes // self.dtype.itemsize)
         if len(flat) * self.dtype.itemsize != count * self.row_bytes:

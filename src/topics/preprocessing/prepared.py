@@ -261,14 +261,15 @@ class PreparedCorpus:
             raise CorpusError(f"split must be 'train', 'test' or None, got {split!r}")
         return np.flatnonzero(self.is_test if split == "test" else ~self.is_test)
 
-    def token_blocks(self, split: str | None = None, block_docs: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """The documents of ``split`` (all by default), ``block_docs`` at a time, as ``(tokens,
+    def token_blocks(self, split: str | None = None, block_docs: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The documents of ``split`` (all by default), ``block_docs`` (default ``BOW_BLOCK_DOCS``) at a time, as ``(tokens,
         lengths)``: the token ids of the block's documents end to end and each one's length.
 
         tokens.npy is read a block at a time with a seek and a read (``NpyRows``), never through a
         memory map, whose touched pages would stay resident: a pass over a million articles would
         hold the whole file. A block's documents are read as one span of the file, from its first
         document to its last (the other split's documents in between are read and left out)."""
+        block_docs = block_docs or BOW_BLOCK_DOCS
         offsets = np.load(self.path / "offsets.npy", allow_pickle=False)
         indices = self._indices(split)
         with NpyRows(self.path / "tokens.npy") as tokens:
@@ -361,7 +362,7 @@ def _npy_shape(path: Path, again: str) -> tuple[int, ...]:
     return tuple(int(n) for n in shape)
 
 
-#: documents counted at once when streaming bag-of-words
+#: documents read (and counted into bag-of-words) at once when streaming tokens
 BOW_BLOCK_DOCS = 4096
 #: rows of documents.csv parsed at once when streaming the documents' ids
 DOC_ID_BLOCK_ROWS = 65536
@@ -379,7 +380,7 @@ class BagOfWords:
         # per document: gensim iterates the corpus once a pass, and per-document calls cost more
         # than the E-step on short documents. Ids sorted within a document, as np.unique gives them.
         num_terms = max(self.prepared.num_terms, 1)
-        for tokens, lengths in self.prepared.token_blocks(self.split, BOW_BLOCK_DOCS):
+        for tokens, lengths in self.prepared.token_blocks(self.split):
             if len(tokens) == 0:
                 yield from ([] for _ in lengths)
                 continue

@@ -78,7 +78,8 @@ def write_doc_topics(path: Path, model: TopicModel) -> None:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["id", *(f"topic_{k}" for k in range(model.num_topics))])
         for block in model.doc_topic_blocks():
-            for doc_id, row in zip(doc_ids, block.tolist()):
+            # the block first: zip stops at the shorter without drawing one more id
+            for row, doc_id in zip(block.tolist(), doc_ids):
                 writer.writerow([doc_id, *(f"{value:.6g}" for value in row)])
 
 

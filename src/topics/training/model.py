@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -54,9 +55,10 @@ class TopicModel:
     def num_topics(self) -> int:
         return int(self.topic_word.shape[0])
 
-    def doc_topic_blocks(self, rows: int = DOC_TOPIC_BLOCK_ROWS):
-        """The rows of ``doc_topics``, ``rows`` at a time (from the file, when it is a memory map)."""
-        return row_blocks(self.doc_topics, rows)
+    def doc_topic_blocks(self, rows: int | None = None) -> Iterator[np.ndarray]:
+        """The rows of ``doc_topics``, ``rows`` (default ``DOC_TOPIC_BLOCK_ROWS``) at a time (from the
+        file, when it is a memory map)."""
+        return row_blocks(self.doc_topics, rows or DOC_TOPIC_BLOCK_ROWS)
 
     def topic_shares(self) -> np.ndarray:
         """Each topic's mean weight over the documents (zeros when there are none), summed a block at a time."""

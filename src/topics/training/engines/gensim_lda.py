@@ -27,6 +27,8 @@ DOCUMENT_VISITS = 300_000
 MAX_DEFAULT_PASSES = 30
 #: and updates the model after chunks of at most this many documents
 MAX_CHUNK_DOCS = 2000
+#: documents whose topics are inferred at once after training
+INFERENCE_BATCH_DOCS = 4096
 
 
 def schedule(config: TrainConfig, num_docs: int) -> tuple[int, int]:
@@ -91,7 +93,7 @@ def train(
     return (
         lda,
         topic_word,
-        doc_topic_blocks(lda, every_bow, seed, progress=inferred),
+        doc_topic_blocks(lda, every_bow, seed, INFERENCE_BATCH_DOCS, progress=inferred),
         config.workers == 1,
         {**parameters, "workers": config.workers},
     )
@@ -127,7 +129,7 @@ def doc_topic_blocks(
     lda,
     bow: Iterable[Sequence[tuple[int, float]]],
     seed: int,
-    batch: int = 4096,
+    batch: int = INFERENCE_BATCH_DOCS,
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[np.ndarray]:
     """Topic distributions of ``bow`` documents (variational gamma, normalised), ``batch`` documents
@@ -146,7 +148,7 @@ def doc_topic_blocks(
             progress(done)
 
 
-def doc_topics_of(lda, bow: Iterable[Sequence[tuple[int, float]]], seed: int, batch: int = 4096) -> np.ndarray:
+def doc_topics_of(lda, bow: Iterable[Sequence[tuple[int, float]]], seed: int, batch: int = INFERENCE_BATCH_DOCS) -> np.ndarray:
     """The D x K topic distributions of ``bow`` documents (``doc_topic_blocks`` written into one
     array: no per-batch copies to stack, at a million documents each would be hundreds of MB)."""
     documents = bow if isinstance(bow, Sized) else list(bow)
