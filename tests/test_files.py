@@ -34,7 +34,12 @@ def test_rows_read_back_are_the_array_s_rows(name, tmp_path):
     np.save(tmp_path / "a.npy", array)
     with NpyRows(tmp_path / "a.npy") as rows:
         assert rows.shape == array.shape and rows.dtype == array.dtype and len(rows) == len(array)
-        for first, last in [(0, len(array)), (0, min(1, len(array))), (len(array) // 3, len(array) // 2), (len(array), len(array))]:
+        for first, last in [
+            (0, len(array)),
+            (0, min(1, len(array))),
+            (len(array) // 3, len(array) // 2),
+            (len(array), len(array)),
+        ]:
             np.testing.assert_array_equal(rows.read(first, last), array[first:last])
         blocks = list(rows.blocks(7))
     assert [len(block) for block in blocks] == [min(7, len(array) - first) for first in range(0, len(array), 7)]

@@ -127,6 +127,7 @@ def test_document_topics_written_in_blocks_are_the_ones_inferred_at_once(prepare
     inference over every document at once, computed here from the saved model and a bag-of-words
     counted from the whole tokens.npy."""
     from collections import Counter
+    from itertools import pairwise
 
     import topics.preprocessing.prepared as prepared_module
     import topics.training.engines.gensim_lda as gensim_lda
@@ -140,7 +141,7 @@ def test_document_topics_written_in_blocks_are_the_ones_inferred_at_once(prepare
     run = create_run(prepared, CONFIG, seed, tmp_path / "run")
 
     tokens, offsets = np.load(prepared.path / "tokens.npy"), np.load(prepared.path / "offsets.npy")
-    bow = [sorted(Counter(tokens[a:b].tolist()).items()) for a, b in zip(offsets[:-1], offsets[1:])]
+    bow = [sorted(Counter(tokens[a:b].tolist()).items()) for a, b in pairwise(offsets)]
     lda = run.native_model()
     lda.random_state = np.random.RandomState(seed)
     gamma = lda.inference(bow)[0].astype(np.float64)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from topics._files import NpyRows
 from topics.config import EvaluateConfig
 from topics.errors import ConfigError, RunError, unknown_name
 from topics.evaluation import coherence
@@ -114,22 +115,18 @@ class _TokenIdTexts:
         path = self.prepared.path
         offsets = np.load(path / "offsets.npy", allow_pickle=False)
         num_docs = len(offsets) - 1
-        mapped = np.load(path / "tokens.npy", mmap_mode="r", allow_pickle=False)  # its header only: no page read
-        dtype, data_start = mapped.dtype, mapped.offset
-        del mapped
-        with (path / "tokens.npy").open("rb") as handle:
+        with NpyRows(path / "tokens.npy") as tokens:
             if num_docs == 0:
-                yield np.zeros(0, dtype=dtype), np.zeros(0, dtype=np.int64)
+                yield np.zeros(0, dtype=tokens.dtype), np.zeros(0, dtype=np.int64)
                 return
             first = 0
             while first < num_docs:
                 last = int(np.searchsorted(offsets, offsets[first] + block_tokens, side="left"))
                 last = min(max(last, first + 1), num_docs)
-                handle.seek(data_start + int(offsets[first]) * dtype.itemsize)
-                count = int(offsets[last] - offsets[first])
-                block = np.fromfile(handle, dtype=dtype, count=count)
-                if len(block) != count:
-                    raise RunError(f"{path / 'tokens.npy'}: shorter than its offsets say; prepare the corpus again")
+                try:
+                    block = tokens.read(int(offsets[first]), int(offsets[last]))
+                except ValueError:
+                    raise RunError(f"{path / 'tokens.npy'}: shorter than its offsets say; prepare the corpus again") from None
                 yield block, np.diff(offsets[first : last + 1]).astype(np.int64)
                 first = last
 
