@@ -490,6 +490,35 @@ def test_heldout_split_is_seeded(tmp_path):
     assert a.vocabulary == c.vocabulary
 
 
+@pytest.mark.parametrize("block", [1, 7, 4096])
+def test_blocks_of_a_split_read_the_documents_memory_mapping_gives(block, tmp_path, monkeypatch):
+    """Token ids, bag-of-words and ids streamed a block at a time (train and test documents
+    interleaved, so a train block's span holds test documents to leave out) against the whole
+    files read at once and split by document with plain numpy, pandas and collections.Counter."""
+    import numpy as np
+
+    import topics.preprocessing.prepared as prepared_module
+
+    monkeypatch.setattr(prepared_module, "BOW_BLOCK_DOCS", block)
+    monkeypatch.setattr(prepared_module, "DOC_ID_BLOCK_ROWS", block)
+    prepared = preprocess(lee_corpus(), PreprocessConfig(heldout=0.3, split_seed=1), tmp_path / "p", processes=1)
+    tokens = np.load(prepared.path / "tokens.npy")
+    offsets = np.load(prepared.path / "offsets.npy")
+    split = prepared.documents["split"].tolist()
+    ids = prepared.documents["id"].tolist()
+    assert 0 < split.count("test") < len(split)
+    for name in (None, "train", "test"):
+        chosen = [d for d in range(prepared.num_docs) if name is None or split[d] == name]
+        expected = [tokens[offsets[d] : offsets[d + 1]] for d in chosen]
+        streamed = list(prepared.token_ids(name))
+        assert len(streamed) == len(expected) == len(prepared.bow(name))
+        assert all(a.dtype == np.int32 and np.array_equal(a, b) for a, b in zip(streamed, expected))
+        assert list(prepared.bow(name)) == [sorted(Counter(doc.tolist()).items()) for doc in expected]
+        assert list(prepared.doc_ids(name)) == [ids[d] for d in chosen]
+    with pytest.raises(CorpusError, match="split must be"):
+        list(prepared.doc_ids("dev"))
+
+
 def test_octis_tokens_pass_through(shared_data, tmp_path):
     lines = (shared_data / "bbc-news-preprocessed" / "corpus.tsv").read_text(encoding="utf-8").splitlines()[:40]
     docs = []

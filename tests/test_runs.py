@@ -119,3 +119,59 @@ def test_force_never_replaces_a_folder_that_is_not_a_run(prepared, tmp_path):
     with pytest.raises(RunError, match="not a run folder"):
         create_run(prepared, CONFIG, 0, folder, force=True)
     assert (folder / "notes.txt").read_text() == "keep me"
+
+
+def test_document_topics_written_in_blocks_are_the_ones_inferred_at_once(prepared, tmp_path, monkeypatch):
+    """Blocks far smaller than the corpus everywhere (tokens read, topics inferred, rows written and
+    read back for the CSV): the run's doc_topics.npy and doc_topics.csv are, bit for bit, those of one
+    inference over every document at once, computed here from the saved model and a bag-of-words
+    counted from the whole tokens.npy."""
+    from collections import Counter
+    from itertools import pairwise
+
+    import topics.preprocessing.prepared as prepared_module
+    import topics.training.engines.gensim_lda as gensim_lda
+    import topics.training.model as model_module
+
+    monkeypatch.setattr(prepared_module, "BOW_BLOCK_DOCS", 5)
+    monkeypatch.setattr(prepared_module, "DOC_ID_BLOCK_ROWS", 13)
+    monkeypatch.setattr(gensim_lda, "INFERENCE_BATCH_DOCS", 7)
+    monkeypatch.setattr(model_module, "DOC_TOPIC_BLOCK_ROWS", 11)
+    seed = 5
+    run = create_run(prepared, CONFIG, seed, tmp_path / "run")
+
+    tokens, offsets = np.load(prepared.path / "tokens.npy"), np.load(prepared.path / "offsets.npy")
+    bow = [sorted(Counter(tokens[a:b].tolist()).items()) for a, b in pairwise(offsets)]
+    lda = run.native_model()
+    lda.random_state = np.random.RandomState(seed)
+    gamma = lda.inference(bow)[0].astype(np.float64)
+    expected = gamma / gamma.sum(axis=1, keepdims=True)
+
+    assert isinstance(run.model.doc_topics, np.memmap)
+    assert np.array_equal(run.model.doc_topics, expected)
+    np.save(tmp_path / "expected.npy", expected)
+    assert (run.path / "model" / "doc_topics.npy").read_bytes() == (tmp_path / "expected.npy").read_bytes()
+    ids = prepared.documents["id"].tolist()
+    assert run.model.doc_ids == ids
+    lines = (run.path / "doc_topics.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "id," + ",".join(f"topic_{k}" for k in range(CONFIG.num_topics))
+    assert lines[1:] == [",".join([doc_id, *(f"{value:.6g}" for value in row)]) for doc_id, row in zip(ids, expected)]
+    np.testing.assert_allclose(run.model.topic_shares(), expected.mean(axis=0), rtol=1e-12)
+
+
+def test_a_loaded_model_saves_the_same_files_elsewhere_and_in_place(prepared, tmp_path):
+    from topics.training.model import TopicModel
+
+    run = create_run(prepared, CONFIG, 1, tmp_path / "run")
+    model = run.model  # doc_topics memory-mapped from the run folder
+    model.save(tmp_path / "copy")
+    for name in ("doc_topics.npy", "topic_word.npy", "doc_ids.json"):
+        assert (tmp_path / "copy" / name).read_bytes() == (run.path / "model" / name).read_bytes(), name
+    again = TopicModel.load(tmp_path / "copy")
+    again.save(tmp_path / "copy")  # its own file: left as it is, the map still reads it
+    assert (tmp_path / "copy" / "doc_topics.npy").read_bytes() == (run.path / "model" / "doc_topics.npy").read_bytes()
+    assert np.array_equal(again.doc_topics, model.doc_topics)
+    reversed_view = TopicModel(**{**again.__dict__, "doc_topics": again.doc_topics[::-1]})
+    reversed_view.save(tmp_path / "copy")  # rows read from a view of the file's map while its successor is written
+    assert np.array_equal(np.load(tmp_path / "copy" / "doc_topics.npy"), np.asarray(model.doc_topics)[::-1])
+    assert not list((tmp_path / "copy").glob(".*"))

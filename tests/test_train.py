@@ -130,6 +130,17 @@ def test_run_folder_is_the_same_for_every_engine(planted, engine, tmp_path):
     assert list(inferred.argmax(axis=1)) == [expected[g] for g in labels]
 
 
+@pytest.mark.parametrize("engine", ALL_ENGINES)
+def test_document_topics_written_to_a_file_are_those_held_in_memory(planted, engine, tmp_path):
+    in_memory = train_lda(planted, config_for(engine), seed=4).model
+    written = train_lda(planted, config_for(engine), seed=4, doc_topics_file=tmp_path / "doc_topics.npy").model
+    assert type(in_memory.doc_topics) is np.ndarray and isinstance(written.doc_topics, np.memmap)
+    assert not written.doc_topics.flags.writeable
+    assert written.doc_topics.shape == (planted.num_docs, 3) and np.array_equal(written.doc_topics, in_memory.doc_topics)
+    np.save(tmp_path / "in_memory.npy", in_memory.doc_topics)
+    assert (tmp_path / "doc_topics.npy").read_bytes() == (tmp_path / "in_memory.npy").read_bytes()
+
+
 def test_engine_parameters_are_resolved(planted):
     sklearn = train_lda(planted, TrainConfig(engine="sklearn", num_topics=4, alpha="symmetric"), seed=0)
     assert sklearn.parameters["doc_topic_prior"] == 0.25 and sklearn.parameters["max_iter"] == 10
@@ -145,7 +156,7 @@ def test_engine_parameters_are_resolved(planted):
     [
         (300, 20, (30, 300)),  # Lee: 30 passes at most up to 33 topics, the whole corpus one chunk
         (300, 50, (20, 300)),  # and at most 1000 / K passes above
-        (300, 1_000, (1, 300)),
+        (300, 1_000, (1, 100)),  # (and chunks of chunk_budget / K)
         (2_225, 50, (20, 1_113)),  # BBC: two equal chunks of at most 2000
         (18_846, 20, (16, 1_885)),  # 20 Newsgroups: 300,000 visits, ten equal chunks
         (100_000, 50, (3, 2_000)),

@@ -169,3 +169,136 @@ def drop_none(data: Any) -> Any:
     if isinstance(data, list):
         return [drop_none(value) for value in data]
     return data
+
+
+# --- .npy files read and written in blocks ------------------------------------------------------
+#
+# Pages of a memory map stay in the process's resident memory once touched (the peak counts them),
+# so a pass over a file as large as the corpus reads it a block at a time instead: a seek and a
+# read into an array of its own. Writing goes the same way, rows after numpy's own header.
+
+
+class NpyRows:
+    """The rows of a ``.npy`` file (C order), read a block at a time with a seek and a read.
+
+    ``shape``, ``dtype`` and the data's ``offset`` come from numpy's own header parsing (a
+    memory map opened for them and closed, its data never touched). Use as a context manager::
+
+        with NpyRows(path) as rows:
+            block = rows.read(first, last)
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        import numpy as np
+
+        self.path = Path(path)
+        try:
+            mapped = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        except ValueError as error:  # a truncated file: the map would reach past its end
+            raise ValueError(f"{self.path}: not a readable .npy file ({error})") from None
+        if not mapped.flags.c_contiguous:
+            raise ValueError(f"{self.path}: stored in Fortran order; rows cannot be read in blocks")
+        self.shape: tuple[int, ...] = tuple(int(n) for n in mapped.shape)
+        self.dtype = mapped.dtype
+        self.offset = int(mapped.offset)
+        del mapped
+        self.row_bytes = self.dtype.itemsize * int(np.prod(self.shape[1:], dtype=np.int64))
+        self._handle = self.path.open("rb")
+
+    def __len__(self) -> int:
+        return self.shape[0] if self.shape else 0
+
+    def __enter__(self) -> NpyRows:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def read(self, first: int, last: int) -> Any:
+        """Rows ``first`` to ``last`` (excluded) as a new array."""
+        import numpy as np
+
+        count = max(0, last - first)
+        if count == 0 or self.row_bytes == 0:
+            return np.empty((count, *self.shape[1:]), dtype=self.dtype)
+        self._handle.seek(self.offset + first * self.row_bytes)
+        flat = np.fromfile(self._handle, dtype=self.dtype, count=count * self.row_bytes // self.dtype.itemsize)
+        if len(flat) * self.dtype.itemsize != count * self.row_bytes:
+            raise ValueError(f"{self.path}: shorter than its header says")
+        return flat.reshape((count, *self.shape[1:]))
+
+    def blocks(self, rows: int) -> Iterator[Any]:
+        """Every row, ``rows`` at a time (the last block fewer)."""
+        for first in range(0, len(self), rows):
+            yield self.read(first, min(first + rows, len(self)))
+
+
+class NpyRowWriter:
+    """A ``.npy`` file of a known ``shape`` written a block of rows at a time: byte for byte what
+    ``np.save`` writes for the whole array (tested). ``close`` checks that every row was written."""
+
+    def __init__(self, path: str | Path, shape: tuple[int, ...], dtype: Any) -> None:
+        import numpy as np
+
+        self.path, self.shape, self.dtype = Path(path), tuple(int(n) for n in shape), np.dtype(dtype)
+        self.written = 0
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": self.shape}
+        self._handle = self.path.open("wb")
+        try:
+            np.lib.format.write_array_header_1_0(self._handle, header)
+        except ValueError:  # a header too long for format 1.0: np.save writes 2.0 then
+            self._handle.seek(0)
+            self._handle.truncate()
+            np.lib.format.write_array_header_2_0(self._handle, header)
+
+    def __enter__(self) -> NpyRowWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *exc_info: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._handle.close()
+
+    def write(self, rows: Any) -> None:
+        import numpy as np
+
+        rows = np.ascontiguousarray(rows, dtype=self.dtype)
+        if rows.shape[1:] != self.shape[1:] or self.written + len(rows) > self.shape[0]:
+            raise ValueError(f"{self.path}: rows of shape {rows.shape} do not fit {self.shape} after {self.written} rows")
+        self._handle.write(rows.tobytes())
+        self.written += len(rows)
+
+    def close(self) -> None:
+        self._handle.close()
+        if self.written != (self.shape[0] if self.shape else 0):
+            raise ValueError(f"{self.path}: {self.written} rows written of {self.shape[0]}")
+
+
+def mapped_npy_file(array: Any) -> Path | None:
+    """The file ``array`` maps whole, when it is a memory map of a ``.npy`` file as
+    ``np.load(mmap_mode=...)`` opens it (not a view of one); else None."""
+    import mmap
+
+    import numpy as np
+
+    if isinstance(array, np.memmap) and isinstance(array.base, mmap.mmap) and array.filename:
+        return Path(array.filename)
+    return None
+
+
+def row_blocks(array: Any, rows: int) -> Iterator[Any]:
+    """The rows of ``array``, ``rows`` at a time. A memory map of a whole ``.npy`` file is read from
+    the file with seeks and reads, so that a pass over it does not leave the file resident; any
+    other array is sliced."""
+    path = mapped_npy_file(array)
+    if path is not None and array.ndim >= 1:
+        with NpyRows(path) as stored:
+            if stored.shape == array.shape and stored.dtype == array.dtype and stored.offset == array.offset:
+                yield from stored.blocks(rows)
+                return
+    for first in range(0, len(array), rows):
+        yield array[first : first + rows]

@@ -38,7 +38,6 @@ def show(
     from rich.markup import escape
     from rich.table import Table
 
-    from topics.evaluation.measures import topic_shares
     from topics.reading.documents import check_topic, representative_documents
     from topics.reading.experiment_report import run_of
     from topics.reading.labels import topic_labels
@@ -62,7 +61,7 @@ def show(
         )
         return
     check_topic(run, topic)
-    share = topic_shares(model)[topic]
+    share = model.topic_shares()[topic]
     scores = "  ".join(f"{m} {values[topic]:.3f}" for m, values in metrics.items())
     console.print(
         f"[bold]topic {topic}[/]: {escape(labels[topic])}   share {share:.1%}   {scores}",

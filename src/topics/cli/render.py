@@ -46,9 +46,7 @@ def topics_table(
     measures = list(metrics)
     for measure in measures:
         table.add_column(measure, justify="right")
-    from topics.evaluation.measures import topic_shares
-
-    share = topic_shares(model)
+    share = model.topic_shares()
     for k, ids in enumerate(model.top_word_ids(words)):
         row = [str(k)]
         if labels:

@@ -1,16 +1,14 @@
-"""Measures over one or more ``TopicModel``s besides coherence: topic shares, diversity, inverted RBO, label agreement, topic matching, stability, held-out perplexity."""
+"""Measures over one or more ``TopicModel``s besides coherence: diversity, inverted RBO, label agreement, topic matching, stability, held-out perplexity."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from topics.errors import ConfigError, RunError
-from topics.evaluation.npy_rows import read_npy_rows, row_blocks
+from topics.errors import ConfigError
 from topics.training import heldout_bound
 from topics.training.model import TopicModel
 
@@ -21,48 +19,6 @@ log = logging.getLogger(__name__)
 
 
 # --- measures over one model --------------------------------------------------------------------
-
-#: bytes of ``doc_topics`` read at a time when the shares are summed from its file
-SHARE_BLOCK_BYTES = 8 << 20
-
-
-def topic_shares(model: TopicModel, block_bytes: int = SHARE_BLOCK_BYTES) -> np.ndarray:
-    """Each topic's share of the corpus: the mean of ``doc_topics`` over documents (zeros when there are none).
-
-    A memory-mapped ``doc_topics`` (as a run folder's model is loaded) is read from its file
-    ``block_bytes`` at a time, so memory does not grow with the corpus (touched pages of a map stay
-    resident: 400 MB at a million documents and K = 50); the running total goes in front of each
-    block and the block is summed down its rows, the order of numpy's own ``mean(axis=0)`` over
-    the whole array, so the shares are the same to the last bit. A single topic's column is read
-    whole (8 bytes a document), since numpy sums one column pairwise."""
-    doc_topics = model.doc_topics
-    num_docs = len(doc_topics)
-    if not num_docs:
-        return np.zeros(model.num_topics)
-    filename = getattr(doc_topics, "filename", None)
-    try:
-        path = _mapped_file(doc_topics)
-        if path is None or doc_topics.dtype != np.float64 or doc_topics.shape[1] == 1:
-            return np.asarray(doc_topics.mean(axis=0))
-        rows = max(1, block_bytes // (doc_topics.shape[1] * doc_topics.dtype.itemsize))
-        total = np.zeros(doc_topics.shape[1], dtype=np.float64)
-        for block in read_npy_rows(path, row_blocks(num_docs, rows)):
-            total = np.concatenate((total[np.newaxis, :], block)).sum(axis=0)
-    except ValueError as error:
-        raise RunError(f"{filename}: cannot be read ({error}); retrain the run") from None
-    return total / num_docs
-
-
-def _mapped_file(array: np.ndarray) -> Path | None:
-    """The ``.npy`` file ``array`` maps as a whole (C-ordered, as ``np.load(mmap_mode=...)`` returns
-    it), or None for an array in memory or a slice of a map."""
-    filename = getattr(array, "filename", None)
-    if not isinstance(array, np.memmap) or not filename or array.ndim != 2 or not array.flags.c_contiguous:
-        return None
-    header = np.load(filename, mmap_mode="r", allow_pickle=False)
-    whole = header.shape == array.shape and header.dtype == array.dtype and header.offset == array.offset
-    return Path(filename) if whole else None
-
 
 DIVERSITY_TOPN = 25
 

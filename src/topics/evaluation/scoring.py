@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from topics._files import NpyRows
 from topics.config import EvaluateConfig
 from topics.errors import ConfigError, RunError, unknown_name
 from topics.evaluation import coherence
@@ -33,7 +34,6 @@ from topics.evaluation.measures import (
     label_agreement,
     topic_diversity,
 )
-from topics.evaluation.npy_rows import read_npy_rows
 from topics.training.model import TopicModel
 
 if TYPE_CHECKING:
@@ -109,33 +109,26 @@ class _TokenIdTexts:
         ``(token ids end to end, document lengths)``, read from the file without splitting
         them into documents: what ``count_reference`` counts as one block, and a Dask worker is sent.
 
-        Each block is read into its own array (``read_npy_rows``: a seek and a read), not sliced from
-        a memory map: pages of a map stay in the process's resident memory once touched, so counting
-        a whole reference through one would grow with the corpus."""
+        Each block is read into its own array (a seek and a read), not sliced from a memory map:
+        pages of a map stay in the process's resident memory once touched, so counting a whole
+        reference through one would grow with the corpus."""
         path = self.prepared.path
         offsets = np.load(path / "offsets.npy", allow_pickle=False)
         num_docs = len(offsets) - 1
-        if num_docs == 0:
-            yield np.zeros(0, dtype=np.load(path / "tokens.npy", mmap_mode="r").dtype), np.zeros(0, dtype=np.int64)
-            return
-        documents = list(self._block_documents(offsets, block_tokens))
-        token_ranges = ((int(offsets[first]), int(offsets[last])) for first, last in documents)
-        try:
-            for (first, last), block in zip(documents, read_npy_rows(path / "tokens.npy", token_ranges)):
+        with NpyRows(path / "tokens.npy") as tokens:
+            if num_docs == 0:
+                yield np.zeros(0, dtype=tokens.dtype), np.zeros(0, dtype=np.int64)
+                return
+            first = 0
+            while first < num_docs:
+                last = int(np.searchsorted(offsets, offsets[first] + block_tokens, side="left"))
+                last = min(max(last, first + 1), num_docs)
+                try:
+                    block = tokens.read(int(offsets[first]), int(offsets[last]))
+                except ValueError:
+                    raise RunError(f"{path / 'tokens.npy'}: shorter than its offsets say; prepare the corpus again") from None
                 yield block, np.diff(offsets[first : last + 1]).astype(np.int64)
-        except ValueError:
-            raise RunError(f"{path / 'tokens.npy'}: shorter than its offsets say; prepare the corpus again") from None
-
-    @staticmethod
-    def _block_documents(offsets: np.ndarray, block_tokens: int) -> Iterator[tuple[int, int]]:
-        """``(first, last)`` documents of each block: whole documents, at least ``block_tokens`` tokens
-        (the last block fewer)."""
-        num_docs, first = len(offsets) - 1, 0
-        while first < num_docs:
-            last = int(np.searchsorted(offsets, offsets[first] + block_tokens, side="left"))
-            last = min(max(last, first + 1), num_docs)
-            yield first, last
-            first = last
+                first = last
 
 
 def reference_corpus(prepared: PreparedCorpus) -> ReferenceCorpus:

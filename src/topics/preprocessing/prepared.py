@@ -2,8 +2,8 @@
 
 ``PreparedCorpus.load(path)`` checks the folder (format version, required files, each file's size
 as recorded in ``prepared.json`` and the arrays' shapes against each other, so a truncated file is
-one message naming it) and reads everything lazily: the vocabulary, frequencies and documents table when first asked for, token
-ids memory-mapped, bag-of-words and texts streamed one document at a time.
+one message naming it) and reads everything lazily: the vocabulary, frequencies and documents table when first asked for;
+token ids, bag-of-words, texts and document ids streamed, read from the files a block at a time.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from topics._files import sha256_file
+from topics._files import NpyRows, sha256_file
 from topics.config import PreprocessConfig
 from topics.errors import CorpusError
 from topics.preprocessing.phrases import import_phrase_layer
@@ -260,12 +261,36 @@ class PreparedCorpus:
             raise CorpusError(f"split must be 'train', 'test' or None, got {split!r}")
         return np.flatnonzero(self.is_test if split == "test" else ~self.is_test)
 
+    def token_blocks(self, split: str | None = None, block_docs: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The documents of ``split`` (all by default), ``block_docs`` (default ``BOW_BLOCK_DOCS``) at a time, as ``(tokens,
+        lengths)``: the token ids of the block's documents end to end and each one's length.
+
+        tokens.npy is read a block at a time with a seek and a read (``NpyRows``), never through a
+        memory map, whose touched pages would stay resident: a pass over a million articles would
+        hold the whole file. A block's documents are read as one span of the file, from its first
+        document to its last (the other split's documents in between are read and left out)."""
+        block_docs = block_docs or BOW_BLOCK_DOCS
+        offsets = np.load(self.path / "offsets.npy", allow_pickle=False)
+        indices = self._indices(split)
+        with NpyRows(self.path / "tokens.npy") as tokens:
+            for first in range(0, len(indices), block_docs):
+                block = indices[first : first + block_docs]
+                starts, lengths = offsets[block], offsets[block + 1] - offsets[block]
+                span_start = int(starts[0])
+                span = tokens.read(span_start, int(offsets[block[-1] + 1]))
+                if len(block) == int(block[-1]) - int(block[0]) + 1:  # consecutive documents: the span is the block
+                    yield span, lengths
+                    continue
+                total = int(lengths.sum())
+                within = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+                yield span[np.repeat(starts - span_start, lengths) + within], lengths
+
     def token_ids(self, split: str | None = None) -> Iterator[np.ndarray]:
-        """Token ids (int32 array) of each document, in order, from the memory-mapped tokens.npy."""
-        tokens = np.load(self.path / "tokens.npy", mmap_mode="r", allow_pickle=False)
-        offsets = np.load(self.path / "offsets.npy", mmap_mode="r", allow_pickle=False)
-        for index in self._indices(split):
-            yield np.asarray(tokens[offsets[index] : offsets[index + 1]])
+        """Token ids (int32 array) of each document, in order (read a block at a time: ``token_blocks``)."""
+        for tokens, lengths in self.token_blocks(split):
+            bounds = np.concatenate(([0], np.cumsum(lengths))).tolist()
+            for start, end in pairwise(bounds):
+                yield tokens[start:end]
 
     def bow(self, split: str | None = None) -> BagOfWords:
         """Re-iterable bag-of-words ``[(id, count), ...]`` per document (``[]`` for empty ones)."""
@@ -277,9 +302,28 @@ class PreparedCorpus:
             yield [vocabulary[i] for i in ids.tolist()]
 
     def doc_ids(self, split: str | None = None) -> Iterator[str]:
-        ids = self.documents["id"].tolist()
-        for index in self._indices(split):
-            yield ids[index]
+        """The documents' ids, in order: documents.csv's ``id`` column read a block of rows at a time
+        (the whole table, titles and URLs, is several times the size of the ids at a million articles)."""
+        import pandas as pd
+
+        if split not in (None, "train", "test"):
+            self._indices(split)  # the error naming the splits
+        selected = None if split is None else (self.is_test if split == "test" else ~self.is_test)
+        first = 0
+        for chunk in pd.read_csv(
+            self.path / "documents.csv",
+            usecols=["id"],
+            dtype={"id": str},
+            keep_default_na=False,
+            encoding="utf-8",
+            chunksize=DOC_ID_BLOCK_ROWS,
+        ):
+            ids = chunk["id"].tolist()
+            if selected is None:
+                yield from ids
+            else:
+                yield from (doc_id for doc_id, keep in zip(ids, selected[first : first + len(ids)].tolist()) if keep)
+            first += len(ids)
 
     @cached_property
     def _pipeline(self) -> tuple[Pipeline, list]:
@@ -318,8 +362,10 @@ def _npy_shape(path: Path, again: str) -> tuple[int, ...]:
     return tuple(int(n) for n in shape)
 
 
-#: documents counted at once when streaming bag-of-words
+#: documents read (and counted into bag-of-words) at once when streaming tokens
 BOW_BLOCK_DOCS = 4096
+#: rows of documents.csv parsed at once when streaming the documents' ids
+DOC_ID_BLOCK_ROWS = 65536
 
 
 class BagOfWords:
@@ -333,25 +379,16 @@ class BagOfWords:
         # Counted a block of documents at a time (one np.unique over (document, word) keys), not
         # per document: gensim iterates the corpus once a pass, and per-document calls cost more
         # than the E-step on short documents. Ids sorted within a document, as np.unique gives them.
-        prepared = self.prepared
-        tokens = np.load(prepared.path / "tokens.npy", mmap_mode="r", allow_pickle=False)
-        offsets = np.load(prepared.path / "offsets.npy", allow_pickle=False)
-        num_terms = max(prepared.num_terms, 1)
-        indices = prepared._indices(self.split)
-        for first in range(0, len(indices), BOW_BLOCK_DOCS):
-            block = indices[first : first + BOW_BLOCK_DOCS]
-            starts, lengths = offsets[block], offsets[block + 1] - offsets[block]
-            total = int(lengths.sum())
-            if total == 0:
-                yield from ([] for _ in block)
+        num_terms = max(self.prepared.num_terms, 1)
+        for tokens, lengths in self.prepared.token_blocks(self.split):
+            if len(tokens) == 0:
+                yield from ([] for _ in lengths)
                 continue
-            within = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-            ids = np.asarray(tokens[np.repeat(starts, lengths) + within], dtype=np.int64)
-            docs = np.repeat(np.arange(len(block)), lengths)
-            keys, counts = np.unique(docs * num_terms + ids, return_counts=True)
-            bounds = np.searchsorted(keys, np.arange(len(block) + 1) * num_terms).tolist()
+            docs = np.repeat(np.arange(len(lengths)), lengths)
+            keys, counts = np.unique(docs * num_terms + tokens.astype(np.int64), return_counts=True)
+            bounds = np.searchsorted(keys, np.arange(len(lengths) + 1) * num_terms).tolist()
             words, counts_list = (keys % num_terms).tolist(), counts.tolist()
-            for d in range(len(block)):
+            for d in range(len(lengths)):
                 a, b = bounds[d], bounds[d + 1]
                 yield list(zip(words[a:b], counts_list[a:b]))
 

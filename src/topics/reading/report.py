@@ -17,7 +17,6 @@ import logging
 from typing import TYPE_CHECKING
 
 from topics.errors import TopicsError
-from topics.evaluation.measures import topic_shares
 from topics.reading.documents import PERIODS, document_periods, representative_documents
 from topics.reading.figures import (
     figure_png,
@@ -136,7 +135,7 @@ def run_section(
     labels = topic_labels(model, run.path)
     metrics = run.topic_metrics
     measures = list(metrics)
-    share = topic_shares(model)
+    share = model.topic_shares()
     top_ids = model.top_word_ids(words)
     trends = timeline = None
     trend_note = ""

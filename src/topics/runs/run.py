@@ -71,12 +71,16 @@ def topics_table(model: TopicModel, n: int = TOP_WORDS_SAVED) -> str:
 
 def write_doc_topics(path: Path, model: TopicModel) -> None:
     """``doc_topics.csv``: id, then one column per topic; streamed, row by row, so that a million
-    documents never become one string (half a gigabyte at K = 50)."""
+    documents never become one string (half a gigabyte at K = 50), from the rows read a block at
+    a time (``TopicModel.doc_topic_blocks``: a memory-mapped D x K is never resident whole)."""
+    doc_ids = iter(model.doc_ids)
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["id", *(f"topic_{k}" for k in range(model.num_topics))])
-        for doc_id, row in zip(model.doc_ids, model.doc_topics):
-            writer.writerow([doc_id, *(f"{value:.6g}" for value in row)])
+        for block in model.doc_topic_blocks():
+            # the block first: zip stops at the shorter without drawing one more id
+            for row, doc_id in zip(block.tolist(), doc_ids):
+                writer.writerow([doc_id, *(f"{value:.6g}" for value in row)])
 
 
 def build_run(
@@ -106,7 +110,9 @@ def build_run(
             prepared.path,
             seed,
         )
-        trained = train_lda(prepared, config, seed, progress=progress)
+        # the document-topic rows go straight into the run's model folder as they are inferred
+        (workdir / "model").mkdir(exist_ok=True)
+        trained = train_lda(prepared, config, seed, progress=progress, doc_topics_file=workdir / "model" / "doc_topics.npy")
         log.info("run %s: trained in %.1f s", run_id, trained.wall_seconds)
     write_trained(workdir, trained)
     config_hash = run_config_hash(prepared.fingerprint, config, seed)

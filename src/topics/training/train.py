@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from topics._files import NpyRowWriter
 from topics.config import TrainConfig
 from topics.errors import ConfigError, CorpusError, lookup
 from topics.training.engines import ENGINES
@@ -55,6 +56,7 @@ def train_lda(
     seed: int = 0,
     *,
     progress: Callable[[int, int], None] | None = None,
+    doc_topics_file: Path | None = None,
 ) -> TrainedModel:
     """Fit ``config.engine`` on the training documents of ``prepared`` with ``seed``.
 
@@ -70,6 +72,11 @@ def train_lda(
         ``progress(done, total)`` after each chunk in documents visited, of passes x documents (gensim), each Gibbs sweep
         (tomotopy), or at the start and end (scikit-learn, ``(0, 1)`` and ``(1, 1)``). It does not
         change the model: the same seed gives the same topics with or without it.
+    doc_topics_file : path, optional
+        Where to write the D x K document-topic matrix as ``.npy``, a block of rows at a time as the
+        engine infers them (gensim); the model's ``doc_topics`` is then a read-only memory map of
+        that file, so training holds no D x K matrix in memory. Without it, ``doc_topics`` is an
+        array in memory. The values are the same either way.
 
     Returns
     -------
@@ -91,10 +98,19 @@ def train_lda(
     # the clock starts after the library's import, as a script's timing of its own fit would
     engine.import_library()
     wall, cpu = time.perf_counter(), time.process_time()
-    native, topic_word, doc_topics, reproducible, parameters = engine.train(prepared, config, seed, progress=progress)
+    native, topic_word, doc_topic_blocks, reproducible, parameters = engine.train(prepared, config, seed, progress=progress)
+    shape = (prepared.num_docs, config.num_topics)
+    doc_topics: np.ndarray
+    if doc_topics_file is None:
+        doc_topics = np.empty(shape, dtype=np.float64)
+        _write_rows(doc_topic_blocks, shape, doc_topics.__setitem__)
+    else:
+        with NpyRowWriter(doc_topics_file, shape, np.float64) as out:
+            _write_rows(doc_topic_blocks, shape, lambda rows, block: out.write(block))
+        doc_topics = np.load(doc_topics_file, mmap_mode="r", allow_pickle=False)
     model = TopicModel(
         topic_word=normalise_rows(topic_word),  # gensim's float32 rows sum to 1 only within 1e-7
-        doc_topics=np.asarray(doc_topics, dtype=np.float64),
+        doc_topics=doc_topics,
         vocabulary=list(prepared.vocabulary),
         doc_ids=list(prepared.doc_ids()),
         term_frequency=np.asarray(prepared.term_frequency, dtype=np.int64),
@@ -108,6 +124,19 @@ def train_lda(
         wall_seconds=time.perf_counter() - wall,
         cpu_seconds=time.process_time() - cpu,
     )
+
+
+def _write_rows(blocks: Iterable[np.ndarray], shape: tuple[int, int], write: Callable[[slice, np.ndarray], None]) -> None:
+    """Hand each block of rows to ``write(rows, block)`` in order, checking that together they are ``shape``."""
+    done = 0
+    for block in blocks:
+        block = np.asarray(block, dtype=np.float64)
+        if block.ndim != 2 or block.shape[1] != shape[1] or done + len(block) > shape[0]:
+            raise RuntimeError(f"the engine's document-topic rows {block.shape} do not fit {shape} after {done} rows")
+        write(slice(done, done + len(block)), block)
+        done += len(block)
+    if done != shape[0]:
+        raise RuntimeError(f"the engine gave {done} document-topic rows for {shape[0]} documents")
 
 
 def infer_doc_topics(engine: str, native: Any, bow: Iterable[Sequence[tuple[int, float]]], seed: int) -> np.ndarray:

@@ -1,7 +1,9 @@
 """The LDA engines, one module each, and the table of what each offers.
 
 Each engine module has ``train(prepared, config, seed, progress=None)`` returning ``(native, topic_word,
-doc_topics, reproducible, parameters)``, ``doc_topics_of(native, bow, seed)``, ``save(native,
+doc_topic_blocks, reproducible, parameters)`` (the D x K document-topic rows of every document of the
+corpus as consecutive blocks: gensim infers them block by block as they are read, so that training
+can write them to a file without holding them; the others give one block), ``doc_topics_of(native, bow, seed)``, ``save(native,
 directory)``, ``load(directory)`` and ``heldout_bound(native, bow, seed, total_docs)`` (the per-word
 held-out log-likelihood that perplexity is computed from); ``progress(done, total)``, when given, hears
 the documents visited after each chunk (gensim), Gibbs sweeps (tomotopy, dtm) or just start and end (scikit-learn) as they finish. ``ENGINES`` holds one row per engine,
@@ -22,7 +24,7 @@ from topics.training.engines import dtm_lda, gensim_lda, sklearn_lda, tomotopy_l
 class Engine(NamedTuple):
     """How to train, save, load, infer with and score held-out documents under one engine."""
 
-    train: Callable[..., tuple[Any, np.ndarray, np.ndarray, bool, dict[str, Any]]]
+    train: Callable[..., tuple[Any, np.ndarray, Iterable[np.ndarray], bool, dict[str, Any]]]
     save: Callable[[Any, Path], list[Path]]
     load: Callable[[Path], Any]
     doc_topics_of: Callable[[Any, Iterable[Sequence[tuple[int, float]]], int], np.ndarray]

@@ -193,7 +193,7 @@ def train(
     return (
         native,
         native.topic_words.mean(axis=0),
-        normalise_rows(doc_topics),
+        [normalise_rows(doc_topics)],
         config.workers == 1,
         {**arguments, "tomotopy": tp.__version__},
     )

@@ -7,7 +7,7 @@ a model trained with ``workers > 1`` is marked as not reproducible.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,8 @@ DOCUMENT_VISITS = 300_000
 MAX_DEFAULT_PASSES, TOPIC_PASSES = 30, 1000
 #: and updates the model after chunks of at most this many documents
 MAX_CHUNK_DOCS = 2000
+#: documents whose topics are inferred at once after training
+INFERENCE_BATCH_DOCS = 4096
 
 
 def schedule(config: TrainConfig, num_docs: int) -> tuple[int, int]:
@@ -92,11 +94,10 @@ def train(
         lda = LdaModel(corpus=corpus, id2word=prepared.dictionary, **parameters)
     topic_word = lda.get_topics()
     inferred = None if progress is None else (lambda done: progress(passes * num_train + done, visits))
-    doc_topics = doc_topics_of(lda, every_bow, seed, progress=inferred)
     return (
         lda,
         topic_word,
-        doc_topics,
+        doc_topic_blocks(lda, every_bow, seed, INFERENCE_BATCH_DOCS, progress=inferred),
         config.workers == 1,
         {**parameters, "workers": config.workers},
     )
@@ -128,30 +129,38 @@ class DocumentsVisited:
         self.done += in_pass
 
 
-def doc_topics_of(
+def doc_topic_blocks(
     lda,
     bow: Iterable[Sequence[tuple[int, float]]],
     seed: int,
-    batch: int = 4096,
+    batch: int = INFERENCE_BATCH_DOCS,
     progress: Callable[[int], None] | None = None,
-) -> np.ndarray:
-    """Topic distributions of ``bow`` documents (variational gamma, normalised), written batch by
-    batch into one D x K array (no per-batch copies to stack: at a million documents each would
-    be hundreds of MB); ``progress(documents done)`` after each batch.
+) -> Iterator[np.ndarray]:
+    """Topic distributions of ``bow`` documents (variational gamma, normalised), ``batch`` documents
+    at a time, inferred as they are read; ``progress(documents done)`` after each batch.
 
     The E-step starts from random gammas; a fresh ``RandomState(seed)`` makes the result
     independent of whatever was drawn before (training, earlier inference).
     """
     lda.random_state = np.random.RandomState(seed)
-    documents = bow if isinstance(bow, Sized) else list(bow)
-    theta = np.empty((len(documents), lda.num_topics), dtype=np.float64)
     done = 0
-    for chunk in batched(documents, batch):
+    for chunk in batched(bow, batch):
         gamma = lda.inference(chunk)[0].astype(np.float64)
-        theta[done : done + len(gamma)] = gamma / gamma.sum(axis=1, keepdims=True)
+        yield gamma / gamma.sum(axis=1, keepdims=True)
         done += len(gamma)
         if progress is not None:
             progress(done)
+
+
+def doc_topics_of(lda, bow: Iterable[Sequence[tuple[int, float]]], seed: int, batch: int = INFERENCE_BATCH_DOCS) -> np.ndarray:
+    """The D x K topic distributions of ``bow`` documents (``doc_topic_blocks`` written into one
+    array: no per-batch copies to stack, at a million documents each would be hundreds of MB)."""
+    documents = bow if isinstance(bow, Sized) else list(bow)
+    theta = np.empty((len(documents), lda.num_topics), dtype=np.float64)
+    done = 0
+    for block in doc_topic_blocks(lda, documents, seed, batch):
+        theta[done : done + len(block)] = block
+        done += len(block)
     return theta
 
 

@@ -63,7 +63,7 @@ def train(
         progress(1, 1)
     topic_word = normalise_rows(lda.components_)
     doc_topics = doc_topics_of(lda, prepared.bow(), seed)
-    return lda, topic_word, doc_topics, config.workers == 1, arguments
+    return lda, topic_word, [doc_topics], config.workers == 1, arguments
 
 
 def doc_topics_of(lda, bow: Iterable[Sequence[tuple[int, float]]], seed: int) -> np.ndarray:

@@ -117,7 +117,7 @@ def train(
     return (
         lda,
         topic_word,
-        normalise_rows(doc_topics),
+        [normalise_rows(doc_topics)],
         reproducible,
         {**arguments, "tomotopy": tp.__version__},
     )

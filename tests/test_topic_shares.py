@@ -1,4 +1,4 @@
-"""Rows of .npy files read a block at a time, and the topic shares summed from a run's doc_topics.npy."""
+"""The topic shares summed from a run's doc_topics.npy a block at a time (``TopicModel.topic_shares``)."""
 
 from __future__ import annotations
 
@@ -8,34 +8,9 @@ import pytest
 from topics.config import PreprocessConfig, TrainConfig
 from topics.corpus.stream import read_corpus
 from topics.errors import RunError
-from topics.evaluation.measures import topic_shares
-from topics.evaluation.npy_rows import read_npy_rows, row_blocks
 from topics.preprocessing.prepare import preprocess
 from topics.runs.run import create_run, load_run
 from topics.training.model import TopicModel
-
-
-def test_rows_come_back_as_saved(tmp_path):
-    rng = np.random.default_rng(0)
-    matrix, tokens = rng.random((37, 5)), rng.integers(0, 1000, 101, dtype=np.int32)
-    np.save(tmp_path / "matrix.npy", matrix)
-    np.save(tmp_path / "tokens.npy", tokens)
-    blocks = list(read_npy_rows(tmp_path / "matrix.npy", row_blocks(37, 8)))
-    assert [len(block) for block in blocks] == [8, 8, 8, 8, 5]
-    np.testing.assert_array_equal(np.concatenate(blocks), matrix)
-    ranges = [(0, 0), (3, 50), (50, 101), (10, 11)]
-    for (start, stop), block in zip(ranges, read_npy_rows(tmp_path / "tokens.npy", ranges)):
-        assert block.dtype == np.int32
-        np.testing.assert_array_equal(block, tokens[start:stop])
-
-
-def test_rows_beyond_the_array_or_in_fortran_order_are_refused(tmp_path):
-    np.save(tmp_path / "matrix.npy", np.ones((4, 3)))
-    with pytest.raises(ValueError, match=r"matrix.npy: rows 2:5 asked of an array of 4 rows"):
-        list(read_npy_rows(tmp_path / "matrix.npy", [(0, 2), (2, 5)]))
-    np.save(tmp_path / "fortran.npy", np.asfortranarray(np.ones((4, 3))))
-    with pytest.raises(ValueError, match=r"fortran.npy: saved in Fortran order"):
-        list(read_npy_rows(tmp_path / "fortran.npy", [(0, 2)]))
 
 
 @pytest.fixture(scope="module")
@@ -45,17 +20,17 @@ def lee_run(tmp_path_factory):
     return create_run(prepared, TrainConfig(num_topics=7, passes=2), 0, root / "run")
 
 
-@pytest.mark.parametrize("block_bytes", [1, 7 * 8 * 3, 7 * 8 * 100, 1 << 30])
-def test_shares_from_the_file_are_numpys_mean_to_the_last_bit(lee_run, block_bytes):
+@pytest.mark.parametrize("rows", [1, 3, 100, 1 << 20])
+def test_shares_from_the_file_are_numpys_mean_to_the_last_bit(lee_run, rows):
     model = load_run(lee_run.path).model
     assert isinstance(model.doc_topics, np.memmap)  # a loaded run maps its doc_topics: read from the file
     in_memory = np.load(lee_run.path / "model" / "doc_topics.npy")
     assert in_memory.shape == (300, 7)
-    shares = topic_shares(model, block_bytes=block_bytes)
+    shares = model.topic_shares(rows)
     np.testing.assert_array_equal(shares, in_memory.mean(axis=0))
     assert shares.sum() == pytest.approx(1.0)
     # and a sum of the blocks' own sums would not be: the order of the additions matters
-    block_sums = sum(block.sum(axis=0) for block in read_npy_rows(lee_run.path / "model" / "doc_topics.npy", row_blocks(300, 3)))
+    block_sums = sum(block.sum(axis=0) for block in model.doc_topic_blocks(3))
     assert not np.array_equal(block_sums / 300, in_memory.mean(axis=0))
 
 
@@ -63,13 +38,13 @@ def test_shares_of_arrays_in_memory_of_slices_and_of_one_topic(lee_run, tmp_path
     model = load_run(lee_run.path).model
     rows = model.doc_topics[100:]  # a slice of the map is not the whole file: summed as it is
     sliced = TopicModel(model.topic_word, rows, model.vocabulary, model.doc_ids[100:], model.term_frequency)
-    np.testing.assert_array_equal(topic_shares(sliced, block_bytes=64), np.asarray(rows).mean(axis=0))
+    np.testing.assert_array_equal(sliced.topic_shares(2), np.asarray(rows).mean(axis=0))
     single = np.random.default_rng(1).random((1000, 1))
     np.save(tmp_path / "single.npy", single)
     one_topic = TopicModel(np.ones((1, 3)) / 3, np.load(tmp_path / "single.npy", mmap_mode="r"), ["a", "b", "c"], [], np.ones(3))
-    np.testing.assert_array_equal(topic_shares(one_topic, block_bytes=64), single.mean(axis=0))
+    np.testing.assert_array_equal(one_topic.topic_shares(8), single.mean(axis=0))
     empty = TopicModel(np.ones((4, 3)) / 3, np.zeros((0, 4)), ["a", "b", "c"], [], np.ones(3))
-    np.testing.assert_array_equal(topic_shares(empty), np.zeros(4))
+    np.testing.assert_array_equal(empty.topic_shares(), np.zeros(4))
 
 
 def test_a_doc_topics_file_cut_short_is_a_run_error(tmp_path):
@@ -80,4 +55,4 @@ def test_a_doc_topics_file_cut_short_is_a_run_error(tmp_path):
     with (tmp_path / "doc_topics.npy").open("r+b") as handle:
         handle.truncate(size - 8 * 4 * 10)  # the map was made before: its header still says 50 rows
     with pytest.raises(RunError, match=r"doc_topics.npy: .*retrain the run"):
-        topic_shares(model, block_bytes=8 * 4 * 5)
+        model.topic_shares(5)
