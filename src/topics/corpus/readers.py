@@ -7,7 +7,6 @@ item per unit, so ``inputs_seen == documents_read + len(skipped)`` holds for eve
 from __future__ import annotations
 
 import csv
-import hashlib
 import importlib.util
 import json
 import logging
@@ -24,7 +23,7 @@ from topics.corpus.decoding import (
     too_long,
 )
 from topics.corpus.documents import CorpusReport, Document, Reader, Skipped
-from topics.corpus.seen import DigestTable, NumberedStrings
+from topics.corpus.seen import DigestTable, NumberedStrings, string_digest
 from topics.errors import ConfigError, CorpusError, unknown_name
 
 log = logging.getLogger(__name__)
@@ -43,8 +42,7 @@ class FirstCopies:
 
     def duplicate_of(self, text: str, source: str) -> str:
         """``""`` and remember ``source`` when ``text`` is new, else ``duplicate of <first source>``."""
-        digest = hashlib.blake2b(text.strip().encode("utf-8", "surrogatepass"), digest_size=12).digest()
-        number = self.first.setdefault(digest, len(self.sources).to_bytes(4, "little"))
+        number = self.first.setdefault(string_digest(text.strip(), 12), len(self.sources).to_bytes(4, "little"))
         if number is None:
             self.sources.append(source)
             return ""

@@ -37,7 +37,8 @@ class DigestTable:
         self._width = key_size - 2 + value_size  # a stored record: the first two bytes are its group
         self._recent: dict[bytes, bytes] = {}
         self._records = [b""] * _PARTS
-        self._starts = [array("I", bytes(4 * (_BUCKETS + 1)))] * _PARTS  # replaced, never changed in place
+        # where each group's records start in its part, in bytes; replaced at a merge, never changed in place
+        self._starts = [array("Q", bytes(8 * (_BUCKETS + 1)))] * _PARTS
         self._merged = 0
 
     def __len__(self) -> int:
@@ -50,12 +51,13 @@ class DigestTable:
         found = self._recent.get(key)
         if found is not None:
             return found
-        first, width = key[0], self._width
+        first = key[0]
         starts = self._starts[first >> 4]
         bucket = (first & 15) << 8 | key[1]
-        start, end = starts[bucket] * width, starts[bucket + 1] * width
+        start = starts[bucket]
+        end = starts[bucket + 1]
         if start != end:
-            records, rest = self._records[first >> 4], key[2:]
+            records, rest, width = self._records[first >> 4], key[2:], self._width
             at = records.find(rest, start, end)
             while at >= 0:
                 if (at - start) % width == 0:  # a record's start, not bytes across two records
@@ -84,17 +86,28 @@ class DigestTable:
             if part_end == part_start:
                 continue
             old = np.frombuffer(self._records[part], dtype=np.uint8).reshape(-1, width)
-            old_counts = np.diff(np.frombuffer(self._starts[part], dtype=np.uintc))
+            old_counts = (np.diff(np.frombuffer(self._starts[part], dtype=np.uint64)) // width).astype(np.int64)
             added = buckets[part_start:part_end] - part * _BUCKETS
             counts = old_counts + np.bincount(added, minlength=_BUCKETS)
             # old records stay before the new ones of their group (any order within a group would do)
             groups = np.concatenate([np.repeat(np.arange(_BUCKETS), old_counts), added])
             records = np.concatenate([old, new[part_start:part_end, 2:]])[np.argsort(groups, kind="stable")]
             self._records[part] = records.tobytes()
-            self._starts[part] = array("I", np.concatenate([[0], np.cumsum(counts)]).astype(np.uintc).tobytes())
+            self._starts[part] = array("Q", (np.concatenate([[0], np.cumsum(counts)]) * width).astype(np.uint64).tobytes())
             part_start = part_end
         self._merged += count
         self._recent = {}
+
+
+def string_digest(text: str, size: int = 8) -> bytes:
+    """``size`` bytes (at most 16) that tell ``text`` from other strings within this process: Python's
+    keyed string hash (SipHash) of ``text`` and, past 8 bytes, of ``text`` with a NUL after it. About
+    three times cheaper than ``hashlib.blake2b`` on a short string; never to be stored or compared
+    across processes (the key changes with each process)."""
+    digest = hash(text).to_bytes(8, "little", signed=True)
+    if size <= 8:
+        return digest[:size]
+    return digest + hash(text + "\0").to_bytes(8, "little", signed=True)[: size - 8]
 
 
 class NumberedStrings:

@@ -21,7 +21,7 @@ from topics.corpus.articles import parse_date
 from topics.corpus.decoding import iter_files, printable, shown
 from topics.corpus.documents import CorpusReport, Document, Skipped
 from topics.corpus.readers import FILE_FORMATS, FOLDER_FORMATS, READERS, sample_path
-from topics.corpus.seen import DigestTable
+from topics.corpus.seen import DigestTable, string_digest
 from topics.errors import ConfigError, CorpusError, unknown_name
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class Corpus:
 
     def __iter__(self) -> Iterator[Document]:
         report = self.report = CorpusReport()
-        # What came before, in compact tables (topics.corpus.seen): texts and urls by 64-bit hashes,
+        # What came before, in compact tables (topics.corpus.seen): texts and urls by 64-bit digests,
         # which only count warnings (for a million documents a false "same text" is about 1 in 37
         # million); ids by 96-bit digests, since a repeated id renames a document (about 1 in 10^17).
         seen_texts = DigestTable(key_size=8)
@@ -119,11 +119,11 @@ class Corpus:
                 continue
             # Repeated texts that differ in other fields (an article at two urls, a repeated line of
             # a benchmark corpus) are kept, but counted.
-            text_hash = hash(item.text).to_bytes(8, "little", signed=True)
+            text_hash = string_digest(item.text)
             if seen_texts.setdefault(text_hash) is not None:
                 report.warnings["same text as an earlier document"] += 1
             if item.url:
-                first_text = url_texts.setdefault(hash(item.url).to_bytes(8, "little", signed=True), text_hash)
+                first_text = url_texts.setdefault(string_digest(item.url), text_hash)
                 if first_text is not None and first_text != text_hash:
                     log.warning(
                         "%s: same url as an earlier document (%s), different text",
@@ -131,13 +131,13 @@ class Corpus:
                         printable(item.url),
                     )
                     report.warnings["same url as an earlier document, different text"] += 1
-            if seen_ids.setdefault(_id_digest(item.id)) is not None:
+            if seen_ids.setdefault(string_digest(item.id, 12)) is not None:
                 # ids are unique in a prepared corpus: a repeated one gets the document's relative source
                 relative, n = item.source.removeprefix(prefix), 1
                 while True:
                     unique = f"{item.id}@{relative}" + (f"#{n}" if n > 1 else "")
                     n += 1
-                    if seen_ids.setdefault(_id_digest(unique)) is None:
+                    if seen_ids.setdefault(string_digest(unique, 12)) is None:
                         break
                 log.warning("%s: id %r repeated; read as %r", printable(item.source), printable(item.id), printable(unique))
                 report.warnings["repeated id, made unique with the source (id@source)"] += 1
@@ -190,10 +190,6 @@ class Corpus:
                 if fd >= 0:
                     os.close(fd)
         return digest.hexdigest()
-
-
-def _id_digest(document_id: str) -> bytes:
-    return hashlib.blake2b(document_id.encode("utf-8", "surrogatepass"), digest_size=12).digest()
 
 
 def read_corpus(source: str | Path, format: str | None = None, **field_options: str) -> Corpus:
