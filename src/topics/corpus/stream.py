@@ -21,6 +21,7 @@ from topics.corpus.articles import parse_date
 from topics.corpus.decoding import iter_files, printable, shown
 from topics.corpus.documents import CorpusReport, Document, Skipped
 from topics.corpus.readers import FILE_FORMATS, FOLDER_FORMATS, READERS, sample_path
+from topics.corpus.seen import DigestTable, string_digest
 from topics.errors import ConfigError, CorpusError, unknown_name
 
 log = logging.getLogger(__name__)
@@ -103,9 +104,12 @@ class Corpus:
 
     def __iter__(self) -> Iterator[Document]:
         report = self.report = CorpusReport()
-        seen_texts: set[bytes] = set()
-        seen_ids: set[str] = set()
-        url_texts: dict[str, bytes] = {}
+        # What came before, in compact tables (topics.corpus.seen): texts and urls by 64-bit digests,
+        # which only count warnings (for a million documents a false "same text" is about 1 in 37
+        # million); ids by 96-bit digests, since a repeated id renames a document (about 1 in 10^17).
+        seen_texts = DigestTable(key_size=8)
+        url_texts = DigestTable(key_size=8, value_size=8)  # url -> the text first seen with it
+        seen_ids = DigestTable(key_size=12)
         # sources are shown relative to this prefix when an id is made unique
         prefix = shown(self.path if self.path.is_dir() else self.path.parent) + os.sep
         for item in READERS[self.format](self.path, self.config, report):
@@ -115,25 +119,29 @@ class Corpus:
                 continue
             # Repeated texts that differ in other fields (an article at two urls, a repeated line of
             # a benchmark corpus) are kept, but counted.
-            digest = hashlib.blake2b(item.text.encode("utf-8"), digest_size=16).digest()
-            if digest in seen_texts:
+            text_hash = string_digest(item.text)
+            if seen_texts.setdefault(text_hash) is not None:
                 report.warnings["same text as an earlier document"] += 1
-            seen_texts.add(digest)
-            if item.url and url_texts.setdefault(item.url, digest) != digest:
-                log.warning(
-                    "%s: same url as an earlier document (%s), different text", printable(item.source), printable(item.url)
-                )
-                report.warnings["same url as an earlier document, different text"] += 1
-            if item.id in seen_ids:
+            if item.url:
+                first_text = url_texts.setdefault(string_digest(item.url), text_hash)
+                if first_text is not None and first_text != text_hash:
+                    log.warning(
+                        "%s: same url as an earlier document (%s), different text",
+                        printable(item.source),
+                        printable(item.url),
+                    )
+                    report.warnings["same url as an earlier document, different text"] += 1
+            if seen_ids.setdefault(string_digest(item.id, 12)) is not None:
                 # ids are unique in a prepared corpus: a repeated one gets the document's relative source
-                unique, relative, n = item.id, item.source.removeprefix(prefix), 1
-                while unique in seen_ids:
+                relative, n = item.source.removeprefix(prefix), 1
+                while True:
                     unique = f"{item.id}@{relative}" + (f"#{n}" if n > 1 else "")
                     n += 1
+                    if seen_ids.setdefault(string_digest(unique, 12)) is None:
+                        break
                 log.warning("%s: id %r repeated; read as %r", printable(item.source), printable(item.id), printable(unique))
                 report.warnings["repeated id, made unique with the source (id@source)"] += 1
                 item = dataclasses.replace(item, id=unique)
-            seen_ids.add(item.id)
             report.documents_read += 1
             yield item
         for warning, count in sorted(report.warnings.items()):

@@ -205,19 +205,25 @@ def assemble_outputs(work: Path, workers: ShardPool, meta_path: Path, dictionary
     n_empty = offset = 0
     with ExitStack() as files:
         outputs = shard_outputs(workers, facts, files)
-        tokens_out = np.lib.format.open_memmap(work / "tokens.npy", mode="w+", dtype="<i4", shape=(n_tokens,))
-        offsets_out = np.lib.format.open_memmap(work / "offsets.npy", mode="w+", dtype="<i8", shape=(n_docs + 1,))
+        # Written in order through files, not memory maps: a map's written pages stay in this
+        # process's resident memory until it is closed (215 MB of token ids at a million articles).
+        tokens_out = _npy_writer(files, work / "tokens.npy", "<i4", n_tokens)
+        offsets_out = _npy_writer(files, work / "offsets.npy", "<i8", n_docs + 1)
         meta = csv.reader(files.enter_context(meta_path.open(encoding="utf-8", newline="")))
         writer = csv.writer(files.enter_context((work / "documents.csv").open("w", encoding="utf-8", newline="")))
         writer.writerow(DOCUMENT_COLUMNS)
-        offsets_out[0] = 0
+        offsets_out.write(np.zeros(1, dtype="<i8").tobytes())
         index = 0
         for chunk in range(n_chunks):
             shard = chunk % workers.count
             docs, n_ids = facts[shard][chunk // workers.count]
             ids, lengths = next(outputs[shard])
-            tokens_out[offset : offset + n_ids] = ids
-            offsets_out[index + 1 : index + 1 + docs] = offset + np.cumsum(lengths)
+            if len(ids) != n_ids or len(lengths) != docs:
+                raise RuntimeError(
+                    f"shard {shard}: chunk {chunk} has {len(ids)} token ids of {len(lengths)} documents, not {n_ids} of {docs}"
+                )
+            tokens_out.write(ids.astype("<i4", copy=False).tobytes())
+            offsets_out.write((offset + np.cumsum(lengths)).astype("<i8", copy=False).tobytes())
             offset += int(lengths.sum())
             for length, (doc_id, title, date, url, source, label, _) in zip(lengths.tolist(), islice(meta, docs), strict=True):
                 writer.writerow(
@@ -243,9 +249,6 @@ def assemble_outputs(work: Path, workers: ShardPool, meta_path: Path, dictionary
                                 "reason": "no tokens left after preprocessing",
                             }
                         )
-    for array in (tokens_out, offsets_out):
-        array.flush()
-    del tokens_out, offsets_out  # unmapped before the folder is swapped into place
     if offset != n_tokens or index != n_docs:  # the dictionary's counts and the ids written must agree
         raise RuntimeError(f"wrote {offset} token ids of {index} documents, dictionary counts {n_tokens}")
     return {
@@ -253,6 +256,15 @@ def assemble_outputs(work: Path, workers: ShardPool, meta_path: Path, dictionary
         "empty_documents": n_empty,
         "empty_documents_listed": empty,
     }
+
+
+def _npy_writer(files: ExitStack, path: Path, dtype: str, length: int):
+    """A file open for writing the data of a one-dimensional ``.npy`` array after its header (the
+    header ``np.lib.format.open_memmap`` writes for that shape and type)."""
+    out = files.enter_context(path.open("wb"))
+    header = {"descr": dtype, "fortran_order": False, "shape": (length,)}
+    np.lib.format.write_array_header_1_0(out, header)
+    return out
 
 
 #: bytes of token ids and document lengths fetched from a remote shard in one call
