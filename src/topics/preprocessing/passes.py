@@ -14,9 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from topics._files import (
-    batched,
-)
+from topics._files import NpyRowWriter, batched
 from topics.config import PreprocessConfig
 from topics.errors import CorpusError
 from topics.preprocessing.boilerplate import boilerplate_report, boilerplate_rules
@@ -207,12 +205,12 @@ def assemble_outputs(work: Path, workers: ShardPool, meta_path: Path, dictionary
         outputs = shard_outputs(workers, facts, files)
         # Written in order through files, not memory maps: a map's written pages stay in this
         # process's resident memory until it is closed (215 MB of token ids at a million articles).
-        tokens_out = _npy_writer(files, work / "tokens.npy", "<i4", n_tokens)
-        offsets_out = _npy_writer(files, work / "offsets.npy", "<i8", n_docs + 1)
+        tokens_out = files.enter_context(NpyRowWriter(work / "tokens.npy", (n_tokens,), "<i4"))
+        offsets_out = files.enter_context(NpyRowWriter(work / "offsets.npy", (n_docs + 1,), "<i8"))
         meta = csv.reader(files.enter_context(meta_path.open(encoding="utf-8", newline="")))
         writer = csv.writer(files.enter_context((work / "documents.csv").open("w", encoding="utf-8", newline="")))
         writer.writerow(DOCUMENT_COLUMNS)
-        offsets_out.write(np.zeros(1, dtype="<i8").tobytes())
+        offsets_out.write(np.zeros(1, dtype="<i8"))
         index = 0
         for chunk in range(n_chunks):
             shard = chunk % workers.count
@@ -222,8 +220,8 @@ def assemble_outputs(work: Path, workers: ShardPool, meta_path: Path, dictionary
                 raise RuntimeError(
                     f"shard {shard}: chunk {chunk} has {len(ids)} token ids of {len(lengths)} documents, not {n_ids} of {docs}"
                 )
-            tokens_out.write(ids.astype("<i4", copy=False).tobytes())
-            offsets_out.write((offset + np.cumsum(lengths)).astype("<i8", copy=False).tobytes())
+            tokens_out.write(ids)
+            offsets_out.write(offset + np.cumsum(lengths))
             offset += int(lengths.sum())
             for length, (doc_id, title, date, url, source, label, _) in zip(lengths.tolist(), islice(meta, docs), strict=True):
                 writer.writerow(
@@ -256,15 +254,6 @@ def assemble_outputs(work: Path, workers: ShardPool, meta_path: Path, dictionary
         "empty_documents": n_empty,
         "empty_documents_listed": empty,
     }
-
-
-def _npy_writer(files: ExitStack, path: Path, dtype: str, length: int):
-    """A file open for writing the data of a one-dimensional ``.npy`` array after its header (the
-    header ``np.lib.format.open_memmap`` writes for that shape and type)."""
-    out = files.enter_context(path.open("wb"))
-    header = {"descr": dtype, "fortran_order": False, "shape": (length,)}
-    np.lib.format.write_array_header_1_0(out, header)
-    return out
 
 
 #: bytes of token ids and document lengths fetched from a remote shard in one call
